@@ -1,0 +1,118 @@
+/**
+ * The state owner of one server's backend table (data-plane §10): merges discovery results and
+ * health results, tracks lingering backends, and publishes `eligible` — the live && discovered
+ * backends sorted by `host:port` — which the data plane reads on every election. `eligible` is
+ * rebuilt only when the table changes, never per pick.
+ */
+import { Backend, type BackendSpec } from '../core/backend.js';
+
+export type PoolListener = () => void;
+
+export interface BackendPoolOptions {
+  /** Live state given to newly discovered backends (`healthcheck.initial_status`). */
+  readonly initialLive: boolean;
+}
+
+export class BackendPool {
+  private readonly table = new Map<string, Backend>();
+  private readonly listeners = new Set<PoolListener>();
+  private readonly initialLive: boolean;
+
+  /** live && discovered backends sorted by key (byte order). Replaced, never mutated. */
+  eligible: readonly Backend[] = [];
+  /** True when some eligible backend has `maxConnections > 0` (the filter can be skipped otherwise). */
+  anyMaxConnections = false;
+  /** Incremented on every change of the table or of `eligible`. */
+  version = 0;
+  /** Whether a discovery result was ever applied. */
+  discoveredOnce = false;
+
+  constructor(opts: BackendPoolOptions) {
+    this.initialLive = opts.initialLive;
+  }
+
+  /** Every backend in the table, lingering ones included (health checks and stats use this). */
+  all(): Backend[] {
+    return [...this.table.values()];
+  }
+
+  get(key: string): Backend | undefined {
+    return this.table.get(key);
+  }
+
+  get size(): number {
+    return this.table.size;
+  }
+
+  /**
+   * Applies a discovery result (§10.2): known backends take the new attributes and keep their
+   * live state and counters; new ones get the initial status; backends no longer listed are
+   * removed unless they still have connections, in which case they linger with discovered=false.
+   * Duplicates: the last occurrence wins.
+   */
+  setDiscovered(specs: readonly BackendSpec[]): void {
+    this.discoveredOnce = true;
+    for (const b of this.table.values()) b.discovered = false;
+    for (const spec of specs) {
+      const key = `${spec.host}:${spec.port}`;
+      const known = this.table.get(key);
+      if (known !== undefined) {
+        known.update(spec);
+        known.discovered = true;
+      } else {
+        this.table.set(key, new Backend(spec, this.initialLive));
+      }
+    }
+    for (const [key, b] of this.table) {
+      if (!b.discovered && b.active === 0) this.table.delete(key);
+    }
+    this.changed();
+  }
+
+  /** Sets a backend's live state; returns false when the backend is unknown or unchanged. */
+  setLive(key: string, live: boolean): boolean {
+    const b = this.table.get(key);
+    if (b === undefined || b.live === live) return false;
+    b.live = live;
+    this.changed();
+    return true;
+  }
+
+  /**
+   * Called by the data plane when a connection that held `b` has released it (b.active already
+   * decremented). Removes a lingering backend once its last connection is gone.
+   */
+  released(b: Backend): void {
+    if (!b.discovered && b.active === 0 && this.table.get(b.key) === b) {
+      this.table.delete(b.key);
+      this.changed();
+    }
+  }
+
+  /** Subscribes to table changes; returns the unsubscribe function. */
+  onChange(listener: PoolListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Drops all listeners (server deleted). */
+  close(): void {
+    this.listeners.clear();
+  }
+
+  private changed(): void {
+    const eligible: Backend[] = [];
+    let anyMax = false;
+    for (const b of this.table.values()) {
+      if (b.live && b.discovered) {
+        eligible.push(b);
+        if (b.maxConnections > 0) anyMax = true;
+      }
+    }
+    eligible.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    this.eligible = eligible;
+    this.anyMaxConnections = anyMax;
+    this.version++;
+    for (const l of this.listeners) l();
+  }
+}
