@@ -1,0 +1,198 @@
+/**
+ * The server manager: creates, runs and deletes servers (config file at start-up and the REST
+ * API at run time). One `RunningServer` per name owns its backend pool, discovery runner,
+ * health-check scheduler and listener; nothing else holds server state.
+ *
+ * Creation is all-or-nothing: validation (GoBetween's messages), compilation of every section,
+ * then the listener; only when the listener accepts is the server registered and its discovery
+ * and health checks started. Any failure on the way releases what was built.
+ */
+import { ServerCounters } from '../core/backend.js';
+import type { Random } from '../core/clock.js';
+import { parseDurationOr } from '../core/duration.js';
+import { ConfigError, NotSupportedError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { Registry } from '../core/registry.js';
+import type { DefaultsWire, ServerInput, ServerWire } from '../config/types.js';
+import { prepareServer } from '../config/prepare.js';
+import type { BalancerKind } from '../balance/types.js';
+import { Elector } from '../balance/elector.js';
+import { compileDiscovery, startDiscovery } from '../discovery/index.js';
+import type { DiscoveryKind } from '../discovery/types.js';
+import { compileHealthcheck, initialLive, startHealthchecks } from '../healthcheck/index.js';
+import type { HealthcheckKind } from '../healthcheck/types.js';
+import { compileAccess } from '../data/access.js';
+import { TcpServer } from '../data/tcp-server.js';
+import { BackendPool } from './backend-pool.js';
+import { RATE_WINDOW_MS, serverStatsJson, tickRates } from './stats.js';
+import type { ServerManagerApi, ServerStatsJson, ServerView } from './types.js';
+
+export interface ServerManagerDeps {
+  readonly log: Logger;
+  /** `[defaults]` of the start-up config; applied to every server, API-created ones included. */
+  readonly defaults: DefaultsWire;
+  readonly balancers: Registry<BalancerKind>;
+  readonly discoveries: Registry<DiscoveryKind>;
+  readonly healthchecks: Registry<HealthcheckKind>;
+  readonly random: Random;
+}
+
+interface Stoppable {
+  stop(): void;
+}
+
+class RunningServer implements ServerView {
+  constructor(
+    readonly name: string,
+    readonly config: ServerWire,
+    readonly counters: ServerCounters,
+    readonly pool: BackendPool,
+    readonly listener: TcpServer,
+    readonly tasks: Stoppable[],
+  ) {}
+
+  stopTasks(): void {
+    for (const t of this.tasks.splice(0)) t.stop();
+    this.pool.close();
+  }
+}
+
+/** Milliseconds of a connection option; invalid or negative → 0 (no limit), as GoBetween does. */
+function connectionMs(value: string | null): number {
+  const ms = parseDurationOr(value, 0);
+  return ms > 0 ? ms : 0;
+}
+
+/** Sections tsbetween parses and validates but does not run yet: refuse the server by name. */
+function refuseUnsupported(path: string, s: ServerWire): void {
+  if (s.protocol === 'udp') throw new NotSupportedError(`${path}.protocol`, 'udp protocol');
+  if (s.protocol === 'tls' || s.tls !== null) throw new NotSupportedError(`${path}.tls`, 'tls termination');
+  if (s.sni !== null) throw new NotSupportedError(`${path}.sni`, 'sni routing');
+  if (s.backends_tls !== null) throw new NotSupportedError(`${path}.backends_tls`, 'backends_tls');
+  if (s.proxy_protocol !== null) throw new NotSupportedError(`${path}.proxy_protocol`, 'proxy_protocol');
+}
+
+export class ServerManager implements ServerManagerApi {
+  private readonly servers = new Map<string, RunningServer>();
+  /** Names being created right now (a concurrent create of the same name is a duplicate). */
+  private readonly pending = new Set<string>();
+  private readonly listeners = new Set<() => void>();
+  private readonly log: Logger;
+  private readonly ticker: NodeJS.Timeout;
+
+  constructor(private readonly deps: ServerManagerDeps) {
+    this.log = deps.log.child({ name: 'manager' });
+    this.ticker = setInterval(() => {
+      for (const s of this.servers.values()) tickRates(s.counters, s.pool);
+    }, RATE_WINDOW_MS);
+    this.ticker.unref();
+  }
+
+  names(): string[] {
+    return [...this.servers.keys()].sort();
+  }
+
+  get(name: string): ServerView | undefined {
+    return this.servers.get(name);
+  }
+
+  stats(name: string): ServerStatsJson | null {
+    const s = this.servers.get(name);
+    return s === undefined ? null : serverStatsJson(s.counters, s.pool);
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async create(name: string, input: ServerInput): Promise<void> {
+    const path = `servers.${name}`;
+    const exists = this.servers.has(name) || this.pending.has(name);
+    const prepared = prepareServer(name, input, this.deps.defaults, { exists });
+    const config = prepared.server;
+    for (const w of prepared.warnings) this.log.warn(w);
+    this.pending.add(name);
+    try {
+      const running = await this.build(name, path, config);
+      this.servers.set(name, running);
+    } finally {
+      this.pending.delete(name);
+    }
+    this.notify();
+  }
+
+  async delete(name: string): Promise<void> {
+    const s = this.servers.get(name);
+    if (s === undefined) return;
+    this.servers.delete(name);
+    s.stopTasks();
+    this.notify();
+    await s.listener.close();
+    this.log.info(`Deleted server '${name}'`);
+  }
+
+  /** Stops every server: no new connections, active ones get `graceMs` to finish. */
+  async shutdown(graceMs: number): Promise<void> {
+    clearInterval(this.ticker);
+    const all = [...this.servers.values()];
+    this.servers.clear();
+    for (const s of all) s.stopTasks();
+    await Promise.all(all.map((s) => s.listener.drain(graceMs)));
+    this.notify();
+  }
+
+  private async build(name: string, path: string, config: ServerWire): Promise<RunningServer> {
+    refuseUnsupported(path, config);
+    const balancerKind = this.deps.balancers.get(config.balance);
+    if (balancerKind === undefined) {
+      throw new ConfigError(`${path}.balance`, `Not supported balance type ${config.balance}`);
+    }
+    const access = config.access === null ? null : compileAccess(config.access, `${path}.access`);
+    const discovery = compileDiscovery(config.discovery, `${path}.discovery`, this.deps.discoveries);
+    const healthcheck = compileHealthcheck(config.healthcheck, `${path}.healthcheck`, this.deps.healthchecks, config.protocol);
+
+    const log = this.deps.log.child({ name: 'server', server: name });
+    const counters = new ServerCounters();
+    const pool = new BackendPool({ initialLive: initialLive(config.healthcheck) });
+    const listener = new TcpServer({
+      name,
+      bind: config.bind,
+      maxConnections: config.max_connections ?? 0,
+      clientIdleTimeoutMs: connectionMs(config.client_idle_timeout),
+      backendIdleTimeoutMs: connectionMs(config.backend_idle_timeout),
+      backendConnectionTimeoutMs: connectionMs(config.backend_connection_timeout),
+      access,
+      pool,
+      elector: new Elector(balancerKind.create({ random: this.deps.random })),
+      counters,
+      log,
+    });
+    this.log.info(
+      `Creating '${name}': ${config.bind} ${config.balance} ${config.discovery.kind} ${config.healthcheck.kind}`,
+    );
+    await listener.listen();
+
+    const tasks: Stoppable[] = [];
+    try {
+      tasks.push(startHealthchecks(healthcheck, { serverName: name, pool, log: this.deps.log }));
+      tasks.push(
+        startDiscovery(discovery, {
+          serverName: name,
+          log: this.deps.log,
+          onResult: (specs) => pool.setDiscovered(specs),
+        }),
+      );
+    } catch (err) {
+      for (const t of tasks) t.stop();
+      pool.close();
+      await listener.close();
+      throw err;
+    }
+    return new RunningServer(name, config, counters, pool, listener, tasks);
+  }
+
+  private notify(): void {
+    for (const l of this.listeners) l();
+  }
+}
