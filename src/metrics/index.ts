@@ -1,0 +1,3 @@
+/** Prometheus metrics: the collectors (`createMetrics`) and the `[metrics]` listener. */
+export { createMetrics, type Metrics, type MetricsOptions } from './metrics.js';
+export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from './server.js';
