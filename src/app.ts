@@ -62,9 +62,15 @@ export async function startApp(opts: AppOptions): Promise<App> {
   };
 
   try {
-    // Deterministic order (Q-37 fix): sorted by name.
+    // The whole config is checked before the first listener opens; then servers start in a
+    // deterministic order (Q-37 fix: sorted by name).
     const servers = config.servers ?? {};
-    for (const name of Object.keys(servers).sort()) {
+    const names = Object.keys(servers).sort();
+    for (const name of names) {
+      const input = servers[name];
+      if (input !== undefined) manager.check(name, input);
+    }
+    for (const name of names) {
       const input = servers[name];
       if (input !== undefined) await manager.create(name, input);
     }

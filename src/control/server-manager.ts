@@ -41,6 +41,15 @@ interface Stoppable {
   stop(): void;
 }
 
+interface CompiledServer {
+  readonly name: string;
+  readonly config: ServerWire;
+  readonly balancer: BalancerKind;
+  readonly access: ReturnType<typeof compileAccess> | null;
+  readonly discovery: ReturnType<typeof compileDiscovery>;
+  readonly healthcheck: ReturnType<typeof compileHealthcheck>;
+}
+
 class RunningServer implements ServerView {
   constructor(
     readonly name: string,
@@ -106,15 +115,19 @@ export class ServerManager implements ServerManagerApi {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Validates and compiles a server without starting anything (used to check a whole config
+   * before the first listener opens). Throws like `create`.
+   */
+  check(name: string, input: ServerInput): void {
+    this.compile(name, input, false);
+  }
+
   async create(name: string, input: ServerInput): Promise<void> {
-    const path = `servers.${name}`;
-    const exists = this.servers.has(name) || this.pending.has(name);
-    const prepared = prepareServer(name, input, this.deps.defaults, { exists });
-    const config = prepared.server;
-    for (const w of prepared.warnings) this.log.warn(w);
+    const compiled = this.compile(name, input, true);
     this.pending.add(name);
     try {
-      const running = await this.build(name, path, config);
+      const running = await this.start(compiled);
       this.servers.set(name, running);
     } finally {
       this.pending.delete(name);
@@ -142,16 +155,29 @@ export class ServerManager implements ServerManagerApi {
     this.notify();
   }
 
-  private async build(name: string, path: string, config: ServerWire): Promise<RunningServer> {
+  private compile(name: string, input: ServerInput, logWarnings: boolean): CompiledServer {
+    const path = `servers.${name}`;
+    const exists = this.servers.has(name) || this.pending.has(name);
+    const prepared = prepareServer(name, input, this.deps.defaults, { exists });
+    const config = prepared.server;
+    if (logWarnings) for (const w of prepared.warnings) this.log.warn(`server ${name}: ${w}`);
     refuseUnsupported(path, config);
-    const balancerKind = this.deps.balancers.get(config.balance);
-    if (balancerKind === undefined) {
+    const balancer = this.deps.balancers.get(config.balance);
+    if (balancer === undefined) {
       throw new ConfigError(`${path}.balance`, `Not supported balance type ${config.balance}`);
     }
-    const access = config.access === null ? null : compileAccess(config.access, `${path}.access`);
-    const discovery = compileDiscovery(config.discovery, `${path}.discovery`, this.deps.discoveries);
-    const healthcheck = compileHealthcheck(config.healthcheck, `${path}.healthcheck`, this.deps.healthchecks, config.protocol);
+    return {
+      name,
+      config,
+      balancer,
+      access: config.access === null ? null : compileAccess(config.access, `${path}.access`),
+      discovery: compileDiscovery(config.discovery, `${path}.discovery`, this.deps.discoveries),
+      healthcheck: compileHealthcheck(config.healthcheck, `${path}.healthcheck`, this.deps.healthchecks, config.protocol),
+    };
+  }
 
+  private async start(c: CompiledServer): Promise<RunningServer> {
+    const { name, config, access, discovery, healthcheck } = c;
     const log = this.deps.log.child({ name: 'server', server: name });
     const counters = new ServerCounters();
     const pool = new BackendPool({ initialLive: initialLive(config.healthcheck) });
@@ -164,7 +190,7 @@ export class ServerManager implements ServerManagerApi {
       backendConnectionTimeoutMs: connectionMs(config.backend_connection_timeout),
       access,
       pool,
-      elector: new Elector(balancerKind.create({ random: this.deps.random })),
+      elector: new Elector(c.balancer.create({ random: this.deps.random })),
       counters,
       log,
     });

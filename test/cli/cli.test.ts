@@ -1,0 +1,153 @@
+/**
+ * The real CLI as a child process: version/help, exit codes and one-line errors, GOBETWEEN env,
+ * ${VAR} substitution, the pidfile, serving traffic, and graceful shutdown on SIGTERM.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { after, test } from 'node:test';
+import { VERSION } from '../../src/version.js';
+import { echoBackend, freePort, request, runCli, tempDir } from '../helpers/cli.js';
+
+const dir = tempDir('tsb-cli-');
+after(() => dir.remove());
+
+test('-v prints the version and exits 0; --help exits 0', async () => {
+  const v = runCli(['-v']);
+  assert.equal(await v.exited, 0);
+  assert.equal(v.stdout(), `${VERSION}\n`);
+  const h = runCli(['--help']);
+  assert.equal(await h.exited, 0);
+  assert.match(h.stdout(), /from-consul/);
+  const none = runCli([]);
+  assert.equal(await none.exited, 0);
+  assert.match(none.stdout(), /Usage:/);
+});
+
+test('usage errors exit 2 with a one-line error naming the argument', async () => {
+  const r = runCli(['--bogus']);
+  assert.equal(await r.exited, 2);
+  assert.match(r.stderr(), /unknown flag: --bogus/);
+});
+
+test('bad config exits 1 and prints the key path and GoBetween message', async () => {
+  const file = dir.write('bad.toml', '[servers.x]\nbind = "127.0.0.1:0"\nprotocol = "foo"\n[servers.x.discovery]\nkind = "static"\nstatic_list = []\n');
+  const r = runCli(['-c', file]);
+  assert.equal(await r.exited, 1);
+  assert.match(r.stderr(), /servers\.x\.protocol: Not supported protocol foo/);
+});
+
+test('type error in config exits 1 naming the key', async () => {
+  const file = dir.write('type.toml', '[servers.x]\nbind = "127.0.0.1:0"\nmax_connections = "10"\n');
+  const r = runCli(['-c', file]);
+  assert.equal(await r.exited, 1);
+  assert.match(r.stderr(), /servers\.x\.max_connections/);
+});
+
+test('missing config file exits 1 naming the path', async () => {
+  const r = runCli(['from-file', '/nonexistent/tsb.toml']);
+  assert.equal(await r.exited, 1);
+  assert.match(r.stderr(), /\/nonexistent\/tsb\.toml/);
+});
+
+test('unsupported feature is refused by name', async () => {
+  const file = dir.write('udp.toml', '[servers.u]\nbind = "127.0.0.1:0"\nprotocol = "udp"\nclient_idle_timeout = "1s"\n[servers.u.discovery]\nkind = "static"\nstatic_list = ["127.0.0.1:53"]\n');
+  const r = runCli(['-c', file]);
+  assert.equal(await r.exited, 1);
+  assert.match(r.stderr(), /servers\.u\.protocol: not supported yet: udp protocol/);
+});
+
+test('GOBETWEEN env together with arguments exits 1', async () => {
+  const r = runCli(['-v'], { env: { GOBETWEEN: '["-v"]' } });
+  assert.equal(await r.exited, 1);
+  assert.match(r.stderr(), /only one allowed/);
+  const ok = runCli([], { env: { GOBETWEEN: '["-v"]' } });
+  assert.equal(await ok.exited, 0);
+  assert.equal(ok.stdout(), `${VERSION}\n`);
+});
+
+test('serves traffic; -e substitutes ${VAR}; pidfile written and removed; SIGTERM drains and exits 0', async () => {
+  const backend = await echoBackend('b1');
+  const port = await freePort();
+  const pidfile = `${dir.path}/tsb.pid`;
+  const file = dir.write(
+    'ok.toml',
+    [
+      '[logging]',
+      'level = "info"',
+      '[servers.web]',
+      'bind = "${TSB_BIND}"',
+      '[servers.web.discovery]',
+      'kind = "static"',
+      `static_list = ["127.0.0.1:${backend.port}"]`,
+      '',
+    ].join('\n'),
+  );
+  const r = runCli(['from-file', file, '-e', '-p', pidfile, '--shutdown-grace', '5s'], {
+    env: { TSB_BIND: `127.0.0.1:${port}` },
+  });
+  try {
+    await r.waitFor(/Creating 'web'/);
+    // the listener is open once "Creating" is logged and the process stays up
+    let reply = '';
+    for (let i = 0; i < 50 && reply === ''; i++) {
+      reply = await request(port, 'hello').catch(() => '');
+      if (reply === '') await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.equal(reply, 'b1:hello');
+    assert.equal(readFileSync(pidfile, 'utf8'), String(r.child.pid));
+
+    // An open connection survives SIGTERM and keeps working during the grace period.
+    const held = net.connect({ port, host: '127.0.0.1' });
+    await new Promise<void>((res, rej) => { held.once('connect', () => res()); held.once('error', rej); });
+    held.write('first');
+    await new Promise<void>((res) => held.once('data', () => res()));
+    r.kill('SIGTERM');
+    await r.waitFor(/SIGTERM: stopping/);
+    // New connections are refused once the listener is closed.
+    let refused = false;
+    for (let i = 0; i < 50 && !refused; i++) {
+      refused = await new Promise<boolean>((res) => {
+        const s = net.connect({ port, host: '127.0.0.1' });
+        s.once('error', () => res(true));
+        s.once('connect', () => { s.destroy(); res(false); });
+      });
+      if (!refused) await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.ok(refused, 'listener closed after SIGTERM');
+    const second = new Promise<string>((res) => held.once('data', (d) => res(d.toString())));
+    held.write('second');
+    assert.equal(await second, 'b1:second');
+    held.end();
+    assert.equal(await r.exited, 0);
+    assert.equal(existsSync(pidfile), false, 'pidfile removed');
+  } finally {
+    r.kill('SIGKILL');
+    await backend.close();
+  }
+});
+
+test('GoBetween sample JSON config starts (API, metrics, static server)', async () => {
+  // The sample binds fixed ports (8888, 9284, 3000): only run when they are free.
+  const busy = await Promise.all([8888, 9284, 3000].map((p) => new Promise<boolean>((res) => {
+    const s = net.createServer();
+    s.once('error', () => res(true));
+    s.listen(p, () => s.close(() => res(false)));
+  })));
+  if (busy.some(Boolean)) return;
+  const r = runCli(['from-file', '../shared/fixtures/gobetween-sample.json', '-f', 'json']);
+  try {
+    await r.waitFor(/Creating 'sample'/);
+    await r.waitFor(/Starting (HTTP|up API)/i);
+  } finally {
+    r.kill('SIGTERM');
+    assert.equal(await r.exited, 0);
+  }
+});
+
+test('GoBetween sample TOML config: the udp server is reported as not supported yet', async () => {
+  const r = runCli(['-c', '../shared/fixtures/gobetween-sample.toml']);
+  const code = await r.exited;
+  assert.equal(code, 1);
+  assert.match(r.stderr(), /not supported yet/);
+});

@@ -1,0 +1,120 @@
+/** Test helpers: run the real CLI as a child process, free loopback ports, small TCP peers. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const CLI = join(ROOT, 'src', 'cli.ts');
+
+export interface CliRun {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when stdout+stderr match `re`; rejects after `ms`. */
+  waitFor(re: RegExp, ms?: number): Promise<void>;
+  /** Resolves with the exit code (signal → -1). */
+  exited: Promise<number>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliRun {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, GOBETWEEN: '', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const waiters = new Set<() => void>();
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => { out += d; for (const w of waiters) w(); });
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => { err += d; for (const w of waiters) w(); });
+  const exited = once(child, 'exit').then(([code]) => (typeof code === 'number' ? code : -1));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    kill: (signal = 'SIGTERM') => { if (child.exitCode === null && child.signalCode === null) child.kill(signal); },
+    waitFor(re, ms = 15_000) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (re.test(out + err)) { cleanup(); resolve(); }
+        };
+        const timer = setTimeout(() => { cleanup(); reject(new Error(`timeout waiting for ${re}; stdout=${out} stderr=${err}`)); }, ms);
+        const onExit = (): void => { check(); if (waiters.has(check)) { cleanup(); reject(new Error(`exited before ${re}; stdout=${out} stderr=${err}`)); } };
+        const cleanup = (): void => { clearTimeout(timer); waiters.delete(check); child.off('exit', onExit); };
+        waiters.add(check);
+        child.once('exit', onExit);
+        check();
+      });
+    },
+  };
+}
+
+/** A free TCP port on 127.0.0.1 (listen on 0, close). */
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+export interface TempDir {
+  path: string;
+  write(name: string, text: string): string;
+  remove(): void;
+}
+
+export function tempDir(prefix = 'tsb-'): TempDir {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return {
+    path,
+    write(name, text) {
+      const p = join(path, name);
+      writeFileSync(p, text);
+      return p;
+    },
+    remove() {
+      rmSync(path, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A TCP backend answering every chunk with `<id>:<chunk>`; tracks its sockets for cleanup. */
+export async function echoBackend(id: string): Promise<{ port: number; server: net.Server; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    s.on('data', (d) => s.write(`${id}:${d.toString()}`));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    server,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** Connects, writes `msg`, resolves with the first reply chunk (or '' when closed without data). */
+export function request(port: number, msg: string, host = '127.0.0.1', ms = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host });
+    const timer = setTimeout(() => { s.destroy(); reject(new Error('request timeout')); }, ms);
+    s.on('connect', () => s.write(msg));
+    s.once('data', (d) => { clearTimeout(timer); s.destroy(); resolve(d.toString()); });
+    s.on('error', (e) => { clearTimeout(timer); reject(e); });
+    s.on('close', () => { clearTimeout(timer); resolve(''); });
+  });
+}
