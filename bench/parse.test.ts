@@ -1,0 +1,182 @@
+// Unit tests for the benchmark's pure parts: tool-output parsers, /proc parsers, table helpers.
+// Run: node --import tsx --test bench/*.test.ts
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  parseAutocannonJson, parseIperfJson, parseProcStat, parseVmRssKb, parseWrk, parseWrkDuration,
+} from './parse.js';
+import { listeningPorts } from './procs.js';
+import { formatTable, median, medianOf, ratio, summarise, TESTS } from './report.js';
+import type { Sample } from './report.js';
+import { haproxyCfg, tsbetweenToml } from './configs.js';
+
+// Captured from wrk 4.1.0 against bench/http-backend.ts on this box.
+const WRK_KA = `Running 2s test @ http://127.0.0.1:25080/
+  1 threads and 50 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     0.88ms    1.89ms  34.08ms   97.28%
+    Req/Sec    75.30k    19.66k   94.49k    85.00%
+  Latency Distribution
+     50%  545.00us
+     75%  798.00us
+     90%    1.03ms
+     99%    5.84ms
+  149493 requests in 2.00s, 22.24MB read
+Requests/sec:  74659.89
+Transfer/sec:     11.11MB
+`;
+
+const WRK_ERRORS = `Running 2s test @ http://127.0.0.1:25080/
+  1 threads and 50 connections
+  Latency Distribution
+     50%    2.57ms
+     75%    2.72ms
+     90%    3.61ms
+     99%    1.20s
+  36371 requests in 2.00s, 4.37MB read
+  Socket errors: connect 3, read 4, write 0, timeout 2
+  Non-2xx or 3xx responses: 17
+Requests/sec:  18164.65
+Transfer/sec:      2.18MB
+`;
+
+test('wrk durations convert to milliseconds', () => {
+  assert.equal(parseWrkDuration('545.00us'), 0.545);
+  assert.equal(parseWrkDuration('1.03ms'), 1.03);
+  assert.equal(parseWrkDuration('1.20s'), 1200);
+  assert.equal(parseWrkDuration('2.00m'), 120_000);
+  assert.equal(parseWrkDuration('fast'), null);
+});
+
+test('wrk report: rate, count and percentiles', () => {
+  const r = parseWrk(WRK_KA);
+  assert.equal(r.requestsPerSec, 74659.89);
+  assert.equal(r.requests, 149493);
+  assert.equal(r.p50Ms, 0.545);
+  assert.equal(r.p99Ms, 5.84);
+  assert.equal(r.socketErrors, 0);
+  assert.equal(r.non2xx, 0);
+});
+
+test('wrk report: socket errors and non-2xx are summed', () => {
+  const r = parseWrk(WRK_ERRORS);
+  assert.equal(r.socketErrors, 9);
+  assert.equal(r.non2xx, 17);
+  assert.equal(r.p99Ms, 1200);
+});
+
+test('wrk report without a summary is an error', () => {
+  assert.throws(() => parseWrk('unable to connect to 127.0.0.1:1 Connection refused\n'), /Requests\/sec/);
+});
+
+test('iperf3 JSON: receiver throughput and retransmits', () => {
+  const doc = {
+    end: {
+      sum_sent: { bits_per_second: 21.7e9, retransmits: 12 },
+      sum_received: { bits_per_second: 21.6e9 },
+    },
+  };
+  assert.deepEqual(parseIperfJson(JSON.stringify(doc)), { bitsPerSecond: 21.6e9, retransmits: 12 });
+});
+
+test('iperf3 JSON: the tool\'s own error is raised', () => {
+  const doc = { start: {}, intervals: [], end: {}, error: 'unable to connect to server: Connection refused' };
+  assert.throws(() => parseIperfJson(JSON.stringify(doc)), /iperf3: unable to connect/);
+  assert.throws(() => parseIperfJson('{"end": {}}'), /sum_received/);
+  assert.throws(() => parseIperfJson('iperf3: error'), /not JSON/);
+});
+
+test('autocannon JSON: average rate, percentiles, errors', () => {
+  const line = JSON.stringify({
+    requests: { average: 41800.5, total: 418005 },
+    latency: { p50: 1, p99: 4 },
+    errors: 2, timeouts: 1, non2xx: 0, '2xx': 418005,
+  });
+  const r = parseAutocannonJson(`Running 10s test\n${line}\n`);
+  assert.equal(r.requestsPerSec, 41800.5);
+  assert.equal(r.requests, 418005);
+  assert.equal(r.p50Ms, 1);
+  assert.equal(r.p99Ms, 4);
+  assert.equal(r.socketErrors, 3);
+  assert.equal(r.non2xx, 0);
+  assert.throws(() => parseAutocannonJson('no json here'), /no JSON/);
+});
+
+test('/proc/<pid>/stat: a command name with spaces and parentheses', () => {
+  const line = '4242 (node (worker) 1) S 4200 4242 4242 0 -1 4194560 1000 0 0 0 1234 567 0 0 20 0 11 0 99 1 2 3';
+  assert.deepEqual(parseProcStat(line), { pid: 4242, ppid: 4200, utime: 1234, stime: 567 });
+  assert.equal(parseProcStat('garbage'), null);
+});
+
+test('/proc/<pid>/status: VmRSS', () => {
+  assert.equal(parseVmRssKb('Name:\tnode\nVmPeak:\t 100 kB\nVmRSS:\t   45678 kB\n'), 45678);
+  assert.equal(parseVmRssKb('Name:\tkthreadd\n'), null);
+});
+
+test('/proc/net/tcp: only LISTEN rows count', () => {
+  const tcp = [
+    '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+    '   0: 0100007F:5DC0 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1',
+    '   1: 0100007F:9C40 0100007F:5DC0 01 00000000:00000000 00:00000000 00000000     0        0 2 1',
+  ].join('\n');
+  const tcp6 = [
+    '  sl  local_address                         remote_address                        st',
+    '   0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A',
+  ].join('\n');
+  assert.deepEqual([...listeningPorts([tcp, tcp6])].sort(), [24000, 8080].sort());
+});
+
+test('median, ratio and table helpers', () => {
+  assert.equal(median([]), null);
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 2, 3]), 2.5);
+  assert.equal(ratio(1, 0), null);
+  assert.equal(ratio(null, 2), null);
+  assert.equal(ratio(3, 4), 0.75);
+  const t = formatTable(['name', 'value'], [['a', '1'], ['long name', '22']]);
+  assert.deepEqual(t.split('\n'), [
+    '| name      | value |',
+    '|:----------|------:|',
+    '| a         |     1 |',
+    '| long name |    22 |',
+  ]);
+});
+
+function sample(partial: Partial<Sample> & Pick<Sample, 'test' | 'target'>): Sample {
+  return {
+    round: 1, error: null, gbps: null, retransmits: null, rps: null, p50Ms: null, p99Ms: null, socketErrors: 0,
+    non2xx: 0, lbCpuPct: null, lbUserPct: null, lbSysPct: null, lbPeakRssMb: null, boxBusyPct: null, ...partial,
+  };
+}
+
+test('summary: medians skip failed rounds, ratios against direct and haproxy', () => {
+  const samples: Sample[] = [
+    sample({ test: 'http_ka', target: 'direct', rps: 100_000, p50Ms: 0.2, p99Ms: 0.5 }),
+    sample({ test: 'http_ka', target: 'tsbetween', rps: 50_000, p50Ms: 0.9, p99Ms: 2, lbCpuPct: 100,
+      lbUserPct: 40, lbSysPct: 60, lbPeakRssMb: 80 }),
+    sample({ test: 'http_ka', target: 'tsbetween', round: 2, error: 'boom' }),
+    sample({ test: 'http_ka', target: 'haproxy', rps: 62_500, p50Ms: 0.5, p99Ms: 1.4, lbCpuPct: 85 }),
+  ];
+  assert.equal(medianOf(samples, 'http_ka', 'tsbetween', 'rps'), 50_000);
+  const http = TESTS.filter((t) => t.id === 'http_ka');
+  const s = summarise(samples, http, ['direct', 'tsbetween', 'haproxy']);
+  const rateRow = s.comparison.split('\n').find((l) => l.includes('HTTP keep-alive (req/s)')) ?? '';
+  assert.match(rateRow, /100,000 \| +50,000 \| +62,500 \| +0\.50 \| +0\.80 \|$/);
+  assert.match(s.resources, /100 \(40\/60\)/);
+  assert.match(s.resources, /50,000 req\/s/);
+  assert.deepEqual(s.problems, ['http_ka / tsbetween (round 2): boom']);
+});
+
+test('configs: both balancers point at the same backends', () => {
+  const ports = { httpBackends: [18080, 18081] as const, iperfBackend: 15201, tsbetweenHttp: 23080,
+    tsbetweenIperf: 23201, haproxyHttp: 20080, haproxyIperf: 20201 };
+  const toml = tsbetweenToml(ports);
+  assert.match(toml, /bind = "127\.0\.0\.1:23080"/);
+  assert.match(toml, /static_list = \["127\.0\.0\.1:18080", "127\.0\.0\.1:18081"\]/);
+  assert.match(toml, /static_list = \["127\.0\.0\.1:15201"\]/);
+  const cfg = haproxyCfg(ports);
+  assert.match(cfg, /nbthread 1/);
+  assert.match(cfg, /mode tcp/);
+  assert.match(cfg, /balance roundrobin/);
+  assert.match(cfg, /bind 127\.0\.0\.1:20201\n {2}server s1 127\.0\.0\.1:15201/);
+});

@@ -1,0 +1,335 @@
+// `npm run bench`: direct / tsbetween / haproxy side by side on loopback, in the manner of
+// ../shared/spec/perf-anchors.md. Starts its own backends (two node:http servers, iperf3 -s),
+// tsbetween (the real CLI, dist/src/cli.js) and haproxy when installed; runs iperf3 1 and 8 streams
+// and an HTTP load (keep-alive, and a new connection per request); measures the balancers' CPU and
+// peak RSS; prints one table and writes dist/bench-results/latest.json.
+//
+// Environment:
+//   BENCH_SECONDS=10      seconds per load run (1-60)        BENCH_QUICK=1   3-second runs
+//   BENCH_ROUNDS=1        rounds (tables show medians)       BENCH_TESTS=iperf1,http_ka,...
+//   BENCH_HAPROXY=0       leave haproxy out                  BENCH_LOADGEN=wrk|autocannon
+//   BENCH_TSBETWEEN_CLI   another tsbetween entry point (default dist/src/cli.js)
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chooseHttpLoadGen } from './load.js';
+import type { HttpLoadGen } from './load.js';
+import { runIperf, } from './load.js';
+import { haproxyCfg, tsbetweenToml } from './configs.js';
+import type { BenchPorts } from './configs.js';
+import { Supervisor, logTail, pickPorts, waitListening, which } from './procs.js';
+import type { Managed } from './procs.js';
+import { TESTS, summarise } from './report.js';
+import type { Sample, TargetName, TestDef } from './report.js';
+import { BoxSampler, TreeSampler } from './sampler.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '..', '..');
+const RESULTS_DIR = join(ROOT, 'dist', 'bench-results');
+const HTTP_CONNECTIONS = 50;
+const SETTLE_MS = 1000;
+const STARTUP_TIMEOUT_MS = 15_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const log = (msg: string): void => {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+};
+
+interface Settings {
+  readonly seconds: number;
+  readonly rounds: number;
+  readonly tests: readonly TestDef[];
+  readonly withHaproxy: boolean;
+  readonly loadgenPref: string | undefined;
+  readonly cli: string;
+}
+
+function intEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name}: expected an integer in ${min}-${max}, got "${raw}"`);
+  return n;
+}
+
+function readSettings(): Settings {
+  const quick = process.env['BENCH_QUICK'] === '1';
+  const seconds = intEnv('BENCH_SECONDS', quick ? 3 : 10, 1, 60);
+  const rounds = intEnv('BENCH_ROUNDS', 1, 1, 5);
+  const filter = (process.env['BENCH_TESTS'] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const f of filter) {
+    if (!TESTS.some((t) => t.id === f)) throw new Error(`BENCH_TESTS: unknown test "${f}" (${TESTS.map((t) => t.id).join(', ')})`);
+  }
+  const tests = filter.length === 0 ? TESTS : TESTS.filter((t) => filter.includes(t.id));
+  const cli = resolve(process.env['BENCH_TSBETWEEN_CLI'] ?? join(ROOT, 'dist', 'src', 'cli.js'));
+  return { seconds, rounds, tests, withHaproxy: process.env['BENCH_HAPROXY'] !== '0',
+    loadgenPref: process.env['BENCH_LOADGEN'], cli };
+}
+
+function firstLine(cmd: string, args: readonly string[]): string | null {
+  try {
+    const out = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 });
+    return out.split('\n')[0]?.trim() ?? null;
+  } catch (e) {
+    // wrk -v exits 1 after printing its version.
+    const out = (e as { stdout?: unknown }).stdout;
+    return typeof out === 'string' ? (out.split('\n')[0]?.trim() ?? null) : null;
+  }
+}
+
+/** One GET through `port`; resolves with the status and body, rejects after 3 s. */
+function httpGet(port: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 3000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET 127.0.0.1:${port} timed out`)));
+    req.on('error', reject);
+  });
+}
+
+async function smoke(name: string, port: number): Promise<void> {
+  // Two requests, so that both backends of a round-robin balancer answer.
+  for (let i = 0; i < 2; i++) {
+    const r = await httpGet(port);
+    if (r.status !== 200 || r.body !== 'hello\n') throw new Error(`${name}: GET / answered ${r.status} ${JSON.stringify(r.body)}`);
+  }
+}
+
+interface Target {
+  readonly name: TargetName;
+  readonly httpPort: number;
+  readonly iperfPort: number;
+  /** The balancer process (CPU/RSS are sampled on its tree); null for direct. */
+  readonly proc: Managed | null;
+}
+
+interface Tools {
+  readonly iperf3: string | null;
+  readonly haproxy: string | null;
+  readonly loadgen: HttpLoadGen | null;
+}
+
+async function measure(sup: Supervisor, tools: Tools, test: TestDef, target: Target, seconds: number,
+  round: number): Promise<Sample> {
+  const lbSampler = target.proc === null ? null : new TreeSampler(target.proc.pid);
+  const box = new BoxSampler(os.cpus().length);
+  const base = { test: test.id, target: target.name, round };
+  const empty = { gbps: null, retransmits: null, rps: null, p50Ms: null, p99Ms: null, socketErrors: null, non2xx: null };
+  lbSampler?.start();
+  box.start();
+  let result: Omit<Sample, 'lbCpuPct' | 'lbUserPct' | 'lbSysPct' | 'lbPeakRssMb' | 'boxBusyPct'>;
+  try {
+    if (test.kind === 'iperf') {
+      if (tools.iperf3 === null) throw new Error('iperf3 not installed');
+      const r = await runIperf(sup, tools.iperf3, { port: target.iperfPort, seconds, streams: test.streams });
+      result = { ...base, ...empty, error: null, gbps: r.bitsPerSecond / 1e9, retransmits: r.retransmits };
+    } else {
+      if (tools.loadgen === null) throw new Error('no HTTP load generator');
+      const r = await tools.loadgen.run(sup, { url: `http://127.0.0.1:${target.httpPort}/`, seconds,
+        connections: HTTP_CONNECTIONS, close: test.close });
+      result = { ...base, ...empty, error: null, rps: r.requestsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms,
+        socketErrors: r.socketErrors, non2xx: r.non2xx };
+    }
+  } catch (e) {
+    result = { ...base, ...empty, error: e instanceof Error ? e.message : String(e) };
+  }
+  const usage = lbSampler?.stop() ?? null;
+  const boxUsage = box.stop();
+  return {
+    ...result,
+    lbCpuPct: usage?.cpuPct ?? null,
+    lbUserPct: usage?.userPct ?? null,
+    lbSysPct: usage?.sysPct ?? null,
+    lbPeakRssMb: usage?.peakRssMb ?? null,
+    boxBusyPct: boxUsage?.busyPct ?? null,
+  };
+}
+
+function describe(s: Sample): string {
+  if (s.error !== null) return `ERROR ${s.error.split('\n')[0] ?? ''}`;
+  const parts: string[] = [];
+  if (s.gbps !== null) parts.push(`${s.gbps.toFixed(2)} Gbit/s`);
+  if (s.rps !== null) parts.push(`${Math.round(s.rps)} req/s p50 ${s.p50Ms?.toFixed(2) ?? '?'} ms p99 ${s.p99Ms?.toFixed(2) ?? '?'} ms`);
+  if (s.lbCpuPct !== null) parts.push(`LB CPU ${s.lbCpuPct.toFixed(0)}% RSS ${s.lbPeakRssMb?.toFixed(0) ?? '?'} MB`);
+  if (s.boxBusyPct !== null) parts.push(`box ${s.boxBusyPct.toFixed(0)}%`);
+  return parts.join(', ');
+}
+
+async function main(sup: Supervisor, tmp: string, settings: Settings): Promise<number> {
+  const { seconds, rounds, tests } = settings;
+  const tools: Tools = {
+    iperf3: which('iperf3'),
+    haproxy: settings.withHaproxy ? which('haproxy') : null,
+    loadgen: chooseHttpLoadGen(settings.loadgenPref),
+  };
+  const notes: string[] = [];
+  if (tools.iperf3 === null) notes.push('iperf3 is not installed: the iperf3 tests are skipped.');
+  if (tools.loadgen === null) notes.push('neither wrk nor autocannon is available: the HTTP tests are skipped.');
+  if (tools.loadgen?.caveat) notes.push(tools.loadgen.caveat);
+  if (tools.haproxy === null) notes.push(settings.withHaproxy ? 'haproxy is not installed: no haproxy column.' : 'haproxy left out (BENCH_HAPROXY=0).');
+  const runnable = tests.filter((t) => (t.kind === 'iperf' ? tools.iperf3 !== null : tools.loadgen !== null));
+  if (!existsSync(settings.cli)) {
+    throw new Error(`tsbetween CLI not found at ${settings.cli}: run "npm run build" (or set BENCH_TSBETWEEN_CLI)`);
+  }
+
+  const [b1, b2, iperfB, tsHttp, tsIperf, hpHttp, hpIperf] = await pickPorts(7);
+  if (b1 === undefined || b2 === undefined || iperfB === undefined || tsHttp === undefined || tsIperf === undefined ||
+    hpHttp === undefined || hpIperf === undefined) throw new Error('port selection failed');
+  const ports: BenchPorts = { httpBackends: [b1, b2], iperfBackend: iperfB, tsbetweenHttp: tsHttp,
+    tsbetweenIperf: tsIperf, haproxyHttp: hpHttp, haproxyIperf: hpIperf };
+
+  // Backends.
+  const backendScript = join(HERE, 'http-backend.js');
+  const be1 = sup.start('http-backend-1', process.execPath, [backendScript, String(b1), '--exit-on-stdin-close'], { stdin: 'pipe' });
+  const be2 = sup.start('http-backend-2', process.execPath, [backendScript, String(b2), '--exit-on-stdin-close'], { stdin: 'pipe' });
+  await waitListening(be1, [b1], STARTUP_TIMEOUT_MS);
+  await waitListening(be2, [b2], STARTUP_TIMEOUT_MS);
+  if (tools.iperf3 !== null) {
+    const ip = sup.start('iperf3-server', tools.iperf3, ['-s', '-B', '127.0.0.1', '-p', String(iperfB)]);
+    await waitListening(ip, [iperfB], STARTUP_TIMEOUT_MS);
+  }
+  await smoke('direct', b1);
+
+  // tsbetween, the real CLI.
+  const tomlPath = join(tmp, 'tsbetween.toml');
+  writeFileSync(tomlPath, tsbetweenToml(ports));
+  const ts = sup.start('tsbetween', process.execPath, [settings.cli, '-c', tomlPath]);
+  await waitListening(ts, [tsHttp, tsIperf], STARTUP_TIMEOUT_MS);
+  await smoke('tsbetween', tsHttp);
+
+  const targets: Target[] = [
+    { name: 'direct', httpPort: b1, iperfPort: iperfB, proc: null },
+    { name: 'tsbetween', httpPort: tsHttp, iperfPort: tsIperf, proc: ts },
+  ];
+  if (tools.haproxy !== null) {
+    const cfgPath = join(tmp, 'haproxy.cfg');
+    writeFileSync(cfgPath, haproxyCfg(ports));
+    const hp = sup.start('haproxy', tools.haproxy, ['-db', '-f', cfgPath]);
+    await waitListening(hp, [hpHttp, hpIperf], STARTUP_TIMEOUT_MS);
+    await smoke('haproxy', hpHttp);
+    targets.push({ name: 'haproxy', httpPort: hpHttp, iperfPort: hpIperf, proc: hp });
+  }
+  log(`ports: backends ${b1},${b2} iperf3 ${iperfB}; tsbetween ${tsHttp}/${tsIperf}` +
+    (tools.haproxy !== null ? `; haproxy ${hpHttp}/${hpIperf}` : '') +
+    `; ${seconds}s runs, ${rounds} round(s), load generator ${tools.loadgen?.name ?? 'none'}`);
+
+  // The matrix: for each round, for each test, each target in turn (drift hits all alike).
+  const samples: Sample[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    for (const test of runnable) {
+      for (const target of targets) {
+        if (target.proc !== null && target.proc.exit !== null) {
+          samples.push({ test: test.id, target: target.name, round, error: `${target.name} is not running`,
+            gbps: null, retransmits: null, rps: null, p50Ms: null, p99Ms: null, socketErrors: null, non2xx: null,
+            lbCpuPct: null, lbUserPct: null, lbSysPct: null, lbPeakRssMb: null, boxBusyPct: null });
+          continue;
+        }
+        await sleep(SETTLE_MS);
+        const s = await measure(sup, tools, test, target, seconds, round);
+        samples.push(s);
+        log(`round ${round} ${test.id.padEnd(10)} ${target.name.padEnd(9)} ${describe(s)}`);
+        if (target.proc !== null && target.proc.exit !== null) {
+          log(`${target.name} exited during ${test.id}:\n${logTail(target.proc.logPath)}`);
+        }
+      }
+    }
+  }
+
+  const tsCrashed = ts.exit !== null;
+  const summary = summarise(samples, runnable, targets.map((t) => t.name));
+  const header = `tsbetween benchmark — ${new Date().toISOString()} — ${seconds}s per run, ${rounds} round(s)` +
+    `${rounds > 1 ? ' (medians)' : ''}, HTTP load: ${tools.loadgen?.name ?? 'none'} -t1 -c${HTTP_CONNECTIONS}, ` +
+    `${os.cpus().length} CPUs, node ${process.version}`;
+  const out = [header, '', summary.comparison, '', 'Load balancer CPU (100% = one core) and memory:', '',
+    summary.resources, ''];
+  out.push('Direct HTTP goes to one node:http backend; the balancers spread over two. Latency excludes connect time (wrk).');
+  for (const n of notes) out.push(`Note: ${n}`);
+  for (const p of summary.problems) out.push(`Problem: ${p}`);
+  if (tsCrashed) out.push(`Problem: tsbetween exited during the run:\n${logTail(ts.logPath)}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const doc = {
+    date: new Date().toISOString(),
+    settings: { seconds, rounds, tests: runnable.map((t) => t.id), httpConnections: HTTP_CONNECTIONS,
+      loadgen: tools.loadgen?.name ?? null, cli: settings.cli },
+    machine: { cpus: os.cpus().length, kernel: os.release(), loadavg: os.loadavg() },
+    versions: {
+      node: process.version,
+      iperf3: tools.iperf3 === null ? null : firstLine(tools.iperf3, ['--version']),
+      wrk: tools.loadgen?.name === 'wrk' ? firstLine('wrk', ['-v']) : null,
+      haproxy: tools.haproxy === null ? null : firstLine(tools.haproxy, ['-v']),
+      commit: firstLine('git', ['-C', ROOT, 'rev-parse', 'HEAD']),
+    },
+    ports,
+    notes,
+    problems: summary.problems,
+    samples,
+    tables: { comparison: summary.comparison, resources: summary.resources },
+  };
+  const json = `${JSON.stringify(doc, null, 2)}\n`;
+  writeFileSync(join(RESULTS_DIR, 'latest.json'), json);
+  writeFileSync(join(RESULTS_DIR, `bench-${doc.date.replace(/[:.]/g, '-')}.json`), json);
+  log(`results written to ${join(RESULTS_DIR, 'latest.json')}`);
+  const failed = samples.some((s) => s.error !== null) || tsCrashed;
+  return failed ? 1 : 0;
+}
+
+async function entry(): Promise<void> {
+  let settings: Settings;
+  try {
+    settings = readSettings();
+  } catch (e) {
+    process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(2);
+  }
+  const tmp = mkdtempSync(join(os.tmpdir(), 'tsbetween-bench-'));
+  const sup = new Supervisor(tmp);
+  let finishing = false;
+  const finish = async (code: number): Promise<never> => {
+    if (!finishing) {
+      finishing = true;
+      try {
+        await sup.stopAll();
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    }
+    process.exit(code);
+  };
+  process.on('exit', () => sup.killAllSync());
+  process.once('SIGINT', () => {
+    log('interrupted: stopping every child process');
+    void finish(130);
+  });
+  process.once('SIGTERM', () => {
+    log('terminated: stopping every child process');
+    void finish(143);
+  });
+  // Hard overall timeout: every run plus its settle time and slack, plus start-up and shutdown.
+  const runs = settings.rounds * settings.tests.length * 3;
+  const budgetMs = runs * (settings.seconds * 1000 + SETTLE_MS + 8000) + 90_000;
+  const hard = setTimeout(() => {
+    log(`hard timeout after ${Math.round(budgetMs / 1000)} s: stopping every child process`);
+    void finish(124);
+  }, budgetMs);
+  hard.unref();
+  let code: number;
+  try {
+    code = await main(sup, tmp, settings);
+  } catch (e) {
+    log(`failed: ${e instanceof Error ? e.message : String(e)}`);
+    code = 1;
+  }
+  clearTimeout(hard);
+  await finish(code);
+}
+
+void entry();
