@@ -1,0 +1,112 @@
+/** A ServerManagerApi made of plain pools and counters, for metrics and route tests. */
+import type { ServerInput, ServerWire } from '../../src/config/types.js';
+import { BackendPool } from '../../src/control/backend-pool.js';
+import type { ServerManagerApi, ServerStatsJson, ServerView } from '../../src/control/types.js';
+import { ServerCounters, backendSpec } from '../../src/core/backend.js';
+import { ConfigError } from '../../src/core/errors.js';
+
+export function wireOf(input: ServerInput): ServerWire {
+  return {
+    ...input,
+    discovery: input.discovery ?? { kind: 'static', failpolicy: 'keeplast', interval: '0', timeout: '0' },
+    healthcheck: input.healthcheck ?? { kind: 'none', interval: '0', passes: 1, fails: 1, timeout: '0', initial_status: null },
+  };
+}
+
+export function minimalServer(bind: string): ServerWire {
+  return {
+    max_connections: 0,
+    client_idle_timeout: '0',
+    backend_idle_timeout: '0',
+    backend_connection_timeout: '0',
+    bind,
+    protocol: 'tcp',
+    balance: 'weight',
+    sni: null,
+    tls: null,
+    backends_tls: null,
+    udp: null,
+    access: null,
+    proxy_protocol: null,
+    discovery: { kind: 'static', failpolicy: 'keeplast', interval: '0', timeout: '0', static: { static_list: ['127.0.0.1:1'] } },
+    healthcheck: { kind: 'none', interval: '0', passes: 1, fails: 1, timeout: '0', initial_status: null },
+  };
+}
+
+export class FakeManager implements ServerManagerApi {
+  readonly views = new Map<string, ServerView>();
+  readonly created: string[] = [];
+  /** Thrown by the next create, when set. */
+  failNext: unknown;
+  private readonly listeners = new Set<() => void>();
+
+  add(name: string, config: ServerWire, backends: Array<[string, string]> = []): ServerView {
+    const pool = new BackendPool({ initialLive: true });
+    pool.setDiscovered(backends.map(([h, p]) => backendSpec(h, p)));
+    const view: ServerView = { name, config, counters: new ServerCounters(), pool };
+    this.views.set(name, view);
+    for (const l of this.listeners) l();
+    return view;
+  }
+
+  names(): string[] {
+    return [...this.views.keys()].sort();
+  }
+
+  get(name: string): ServerView | undefined {
+    return this.views.get(name);
+  }
+
+  async create(name: string, input: ServerInput): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+    if (this.failNext !== undefined) {
+      const err = this.failNext;
+      this.failNext = undefined;
+      throw err;
+    }
+    if (this.views.has(name)) throw new ConfigError(`servers.${name}`, `Server with this name already exists: ${name}`);
+    if (input.bind === '') throw new ConfigError(`servers.${name}.bind`, `No bind specified for server ${name}`);
+    this.created.push(name);
+    this.add(name, wireOf(input));
+  }
+
+  async delete(name: string): Promise<void> {
+    if (this.views.delete(name)) for (const l of this.listeners) l();
+  }
+
+  stats(name: string): ServerStatsJson | null {
+    const v = this.views.get(name);
+    if (v === undefined) return null;
+    return {
+      active_connections: v.counters.active,
+      rx_total: v.counters.rx,
+      tx_total: v.counters.tx,
+      rx_second: v.counters.rxSecond,
+      tx_second: v.counters.txSecond,
+      backends: v.pool.all().map((b) => ({
+        host: b.host,
+        port: b.port,
+        priority: b.priority,
+        weight: b.weight,
+        ...(b.maxConnections !== 0 ? { max_connections: b.maxConnections } : {}),
+        ...(b.sni !== '' ? { sni: b.sni } : {}),
+        stats: {
+          live: b.live,
+          discovered: b.discovered,
+          total_connections: b.total,
+          active_connections: b.active,
+          refused_connections: b.refused,
+          rx: b.rx,
+          tx: b.tx,
+          rx_second: b.rxSecond,
+          tx_second: b.txSecond,
+        },
+      })),
+    };
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
