@@ -1,0 +1,74 @@
+/**
+ * `plaintext`: HTTP GET `plaintext_endpoint` (status not checked), one backend per non-empty line.
+ * Without `plaintext_regex_pattern` lines use the backend line grammar; with it, the first match
+ * of the pattern gives the named groups host, port, weight, priority, max_connections, sni
+ * (missing or empty optional groups -> defaults). Go's `(?P<name>` is accepted. An invalid
+ * pattern is a config error (GoBetween panicked at the first fetch, D23).
+ */
+import { type BackendSpec, backendSpec } from '../core/backend.js';
+import { parseBackendLine, parseUintField } from '../core/backend-line.js';
+import { ConfigError } from '../core/errors.js';
+import { httpGetText } from './http.js';
+import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind } from './types.js';
+import { checkHttpUrl, requireGroup, requireString } from './util.js';
+
+export interface PlaintextSettings {
+  readonly endpoint: string;
+  /** undefined = the default line grammar. */
+  readonly pattern: RegExp | undefined;
+}
+
+/** Go RE2 named groups `(?P<name>` -> JS `(?<name>`; compiles or throws. */
+export function compileGoRegexp(source: string): RegExp {
+  return new RegExp(source.replace(/\(\?P</g, '(?<'));
+}
+
+/** One line with a custom pattern; undefined when it does not match or lacks host/port. */
+export function matchLine(re: RegExp, line: string): BackendSpec | undefined {
+  const m = re.exec(line);
+  const g = m?.groups;
+  if (g === undefined) return undefined;
+  const host = g['host'];
+  const port = g['port'];
+  if (host === undefined || host === '' || port === undefined || port === '') return undefined;
+  return backendSpec(host, port, {
+    weight: parseUintField(g['weight']) ?? 1,
+    priority: parseUintField(g['priority']) ?? 1,
+    maxConnections: parseUintField(g['max_connections']) ?? 0,
+    sni: g['sni'] ?? '',
+  });
+}
+
+/** Lines of a body: split on `\n`, trailing `\r` dropped, blank lines skipped. */
+export function bodyLines(text: string): string[] {
+  return text.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '');
+}
+
+export const plaintextKind: DiscoveryKind<PlaintextSettings> = {
+  kind: 'plaintext',
+  defaultTimeoutMs: DEFAULT_TIMEOUT_MS.http,
+  retryWaitMs: DEFAULT_RETRY_WAIT_MS,
+  parse(wire, path) {
+    const g = requireGroup(wire, 'plaintext', path, 'plaintext_endpoint');
+    const endpoint = checkHttpUrl(requireString(g.plaintext_endpoint, path, 'plaintext_endpoint'), path, 'plaintext_endpoint');
+    let pattern: RegExp | undefined;
+    if (g.plaintext_regex_pattern !== '') {
+      try {
+        pattern = compileGoRegexp(g.plaintext_regex_pattern);
+      } catch (err) {
+        throw new ConfigError(`${path}.plaintext_regex_pattern`, `invalid regexp: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    return Object.freeze({ endpoint, pattern });
+  },
+  async fetch(s, ctx) {
+    const { text } = await httpGetText({ url: s.endpoint, signal: ctx.signal });
+    const specs: BackendSpec[] = [];
+    for (const line of bodyLines(text)) {
+      const spec = s.pattern === undefined ? parseBackendLine(line) : matchLine(s.pattern, line);
+      if (spec === undefined) ctx.log.warn(`Cant parse ${line}`);
+      else specs.push(spec);
+    }
+    return specs;
+  },
+};

@@ -1,0 +1,169 @@
+/**
+ * `srv`: DNS SRV lookup (data-plane §11.3, opensvc.md §3.5) with GoBetween's defects fixed (D21):
+ *
+ * - query SRV for `srv_lookup_pattern` at `srv_lookup_server` over `srv_dns_protocol`
+ *   (udp | tcp); EDNS0 4096 without the DO bit; a truncated UDP answer is asked again over TCP;
+ * - response code: NOERROR -> use the answer; **NXDOMAIN -> an empty list** (the name
+ *   authoritatively does not exist any more, like GoBetween's empty answer); any other code
+ *   (SERVFAIL, REFUSED, ...) -> a fetch error, so `keeplast` protects the pool;
+ * - records other than SRV in the answer (RRSIG, CNAME) are ignored, not fatal;
+ * - target address from an A/AAAA record of the additional section (the last one per name wins,
+ *   names compared case-insensitively), else a separate A query, then AAAA, to the same server;
+ *   IPv6 hosts are bracketed; a target without an address is skipped with a warning;
+ * - port, priority and weight from the SRV record; sni = target without its trailing dot;
+ * - `srv_lookup_server` may be a host name (resolved at every fetch through the system resolver);
+ *   its port defaults to 53; a pattern without the final dot gets one (GoBetween failed every query).
+ */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type { Answer } from 'dns-packet';
+import type { BackendSpec } from '../core/backend.js';
+import { ConfigError } from '../core/errors.js';
+import { type DnsProtocol, type DnsQueryOptions, type DnsServer, dnsQuery, rcodeName } from './dns-client.js';
+import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind, type FetchContext } from './types.js';
+import { requireGroup, requireString, splitHostPort, throwIfAborted } from './util.js';
+
+export interface SrvSettings {
+  /** Host (IP or name) of the DNS server, without brackets. */
+  readonly serverHost: string;
+  readonly serverPort: number;
+  /** Fully qualified query name (ends with a dot). */
+  readonly pattern: string;
+  readonly protocol: DnsProtocol;
+}
+
+/** A DNS resolver for the lookup server's own name (injectable in tests). */
+export type HostResolver = (host: string) => Promise<string>;
+
+const systemResolver: HostResolver = async (host) => (await lookup(host)).address;
+
+export function parseSrv(wire: Parameters<DiscoveryKind['parse']>[0], path: string): SrvSettings {
+  const g = requireGroup(wire, 'srv', path, 'srv_lookup_server');
+  const server = requireString(g.srv_lookup_server, path, 'srv_lookup_server');
+  const pattern = requireString(g.srv_lookup_pattern, path, 'srv_lookup_pattern').trim();
+  const proto = g.srv_dns_protocol === '' ? 'udp' : g.srv_dns_protocol;
+  if (proto !== 'udp' && proto !== 'tcp') {
+    throw new ConfigError(`${path}.srv_dns_protocol`, `Not supported srv_dns_protocol ${proto}`);
+  }
+  const { host, port } = splitHostPort(server);
+  if (host === '') throw new ConfigError(`${path}.srv_lookup_server`, `invalid address ${server}`);
+  let serverPort = 53;
+  if (port !== undefined) {
+    const n = /^\d{1,5}$/.test(port) ? Number(port) : NaN;
+    if (!(n >= 1 && n <= 65535)) throw new ConfigError(`${path}.srv_lookup_server`, `invalid port in ${server}`);
+    serverPort = n;
+  }
+  return Object.freeze({
+    serverHost: host,
+    serverPort,
+    pattern: pattern.endsWith('.') ? pattern : `${pattern}.`,
+    protocol: proto,
+  });
+}
+
+/** One SRV fetch; `resolveHost` resolves a lookup server given by name. */
+export async function fetchSrv(s: SrvSettings, ctx: FetchContext, resolveHost: HostResolver = systemResolver): Promise<BackendSpec[]> {
+  let host = s.serverHost;
+  if (isIP(host) === 0) {
+    try {
+      host = await resolveHost(host);
+    } catch (err) {
+      throw new Error(`cannot resolve srv_lookup_server ${s.serverHost}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    throwIfAborted(ctx.signal);
+  }
+  const server: DnsServer = { host, port: s.serverPort };
+  const q: DnsQueryOptions = { server, protocol: s.protocol, signal: ctx.signal };
+
+  const res = await dnsQuery(s.pattern, 'SRV', q);
+  if (res.rcode === 3) {
+    ctx.log.warn(`${s.pattern} does not exist (NXDOMAIN): empty backend list`);
+    return [];
+  }
+  if (res.rcode !== 0) throw new Error(`DNS server answered ${rcodeName(res.rcode)} for ${s.pattern}`);
+
+  const records = (res.packet.answers ?? []).filter(isSrv);
+  if (records.length === 0) {
+    ctx.log.warn(`no SRV records for ${s.pattern}: empty backend list`);
+    return [];
+  }
+
+  // Addresses offered in the additional section; the last record per name wins.
+  const addresses = new Map<string, string>();
+  for (const rr of res.packet.additionals ?? []) {
+    const a = addressOf(rr);
+    if (a !== undefined) addresses.set(normName(rr.name), a);
+  }
+
+  const specs: BackendSpec[] = [];
+  for (const rr of records) {
+    const target = rr.data.target.replace(/\.+$/, '');
+    if (target === '') continue; // "." = service explicitly not available (RFC 2782)
+    const key = normName(target);
+    let address = addresses.get(key);
+    if (address === undefined) {
+      address = await resolveTarget(target, q);
+      if (address !== undefined) addresses.set(key, address);
+    }
+    if (address === undefined) {
+      ctx.log.warn(`no A/AAAA record for SRV target ${target}: skipped`);
+      continue;
+    }
+    specs.push({
+      host: address,
+      port: String(rr.data.port),
+      priority: rr.data.priority ?? 0,
+      weight: rr.data.weight ?? 0,
+      maxConnections: 0,
+      sni: target,
+    });
+  }
+  return specs;
+}
+
+type SrvAnswer = Extract<Answer, { type: 'SRV' }>;
+
+function isSrv(rr: Answer): rr is SrvAnswer {
+  return rr.type === 'SRV';
+}
+
+function normName(name: string): string {
+  return name.replace(/\.+$/, '').toLowerCase();
+}
+
+/** `1.2.3.4` for A, `[2001:db8::1]` for AAAA, undefined otherwise. */
+function addressOf(rr: Answer): string | undefined {
+  if (rr.type === 'A' && isIP(rr.data) === 4) return rr.data;
+  if (rr.type === 'AAAA' && isIP(rr.data) === 6) return `[${rr.data}]`;
+  return undefined;
+}
+
+/** A query, then AAAA, for a target missing from the additional section (first address wins). */
+async function resolveTarget(target: string, q: DnsQueryOptions): Promise<string | undefined> {
+  for (const type of ['A', 'AAAA'] as const) {
+    try {
+      const res = await dnsQuery(`${target}.`, type, q);
+      if (res.rcode === 0) {
+        for (const rr of res.packet.answers ?? []) {
+          if (rr.type === type) {
+            const a = addressOf(rr);
+            if (a !== undefined) return a;
+          }
+        }
+      }
+    } catch (err) {
+      // Cancellation ends the whole fetch; other errors only mean "no address of this type".
+      throwIfAborted(q.signal);
+      void err;
+    }
+  }
+  return undefined;
+}
+
+export const srvKind: DiscoveryKind<SrvSettings> = {
+  kind: 'srv',
+  defaultTimeoutMs: DEFAULT_TIMEOUT_MS.srv,
+  retryWaitMs: DEFAULT_RETRY_WAIT_MS,
+  parse: parseSrv,
+  fetch: (settings, ctx) => fetchSrv(settings, ctx),
+};

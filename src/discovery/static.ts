@@ -1,0 +1,35 @@
+/**
+ * `static`: the backends are `static_list`, each entry in the backend line grammar. Unparsable
+ * entries are logged (`Cant parse <line>`) and skipped; the fetch never fails and runs once.
+ */
+import type { BackendSpec } from '../core/backend.js';
+import { parseBackendLine } from '../core/backend-line.js';
+import type { DiscoveryKind } from './types.js';
+import { requireGroup } from './util.js';
+
+export interface StaticSettings {
+  readonly specs: readonly BackendSpec[];
+  readonly bad: readonly string[];
+}
+
+export const staticKind: DiscoveryKind<StaticSettings> = {
+  kind: 'static',
+  defaultTimeoutMs: 0,
+  retryWaitMs: 0,
+  oneShot: true,
+  parse(wire, path) {
+    const g = requireGroup(wire, 'static', path, 'static_list');
+    const specs: BackendSpec[] = [];
+    const bad: string[] = [];
+    for (const line of g.static_list) {
+      const spec = parseBackendLine(line);
+      if (spec === undefined) bad.push(line);
+      else specs.push(spec);
+    }
+    return Object.freeze({ specs: Object.freeze(specs), bad: Object.freeze(bad) });
+  },
+  fetch(settings, ctx) {
+    for (const line of settings.bad) ctx.log.warn(`Cant parse ${line}`);
+    return Promise.resolve([...settings.specs]);
+  },
+};
