@@ -4,44 +4,119 @@
  * Values are returned in milliseconds (fractional for sub-millisecond units).
  */
 
-const UNIT_MS: Readonly<Record<string, number>> = {
-  ns: 1e-6,
-  us: 1e-3,
-  'µs': 1e-3, // U+00B5
-  'μs': 1e-3, // U+03BC
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
+const UNIT_NS: Readonly<Record<string, bigint>> = {
+  ns: 1n,
+  us: 1_000n,
+  'µs': 1_000n, // U+00B5
+  'μs': 1_000n, // U+03BC
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n,
 };
 
-const GROUP = /(\d*\.?\d*)(ns|us|µs|μs|ms|s|m|h)/y;
+const TWO_63 = 1n << 63n;
 
-/** Parses a Go duration. Returns undefined when the string is not valid Go syntax. */
-export function parseDuration(text: string): number | undefined {
+/** Result of {@link parseGoDuration}: nanoseconds, or Go's error text. */
+export type GoDurationResult = { ok: true; ns: bigint } | { ok: false; error: string };
+
+/** Go's `time` package quoting used in its error texts: `\xNN` for non-ASCII and control bytes. */
+function goTimeQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0) ?? 0;
+    if (cp >= 0x80 || cp < 0x20) {
+      for (const b of Buffer.from(ch, 'utf8')) out += `\\x${b.toString(16).padStart(2, '0')}`;
+    } else {
+      if (ch === '"' || ch === '\\') out += '\\';
+      out += ch;
+    }
+  }
+  return `${out}"`;
+}
+
+function isDigit(c: string | undefined): boolean {
+  return c !== undefined && c >= '0' && c <= '9';
+}
+
+/**
+ * Go's `time.ParseDuration`, with its exact error texts (`time: invalid duration "5x"`,
+ * `time: missing unit in duration "5"`, `time: unknown unit "d" in duration "1d"`), its
+ * fraction arithmetic and its int64 nanosecond range.
+ */
+export function parseGoDuration(text: string): GoDurationResult {
+  const invalid = (): GoDurationResult => ({ ok: false, error: `time: invalid duration ${goTimeQuote(text)}` });
   let s = text;
-  let sign = 1;
+  let neg = false;
   if (s.startsWith('-') || s.startsWith('+')) {
-    if (s[0] === '-') sign = -1;
+    neg = s[0] === '-';
     s = s.slice(1);
   }
-  if (s === '0') return 0;
-  if (s === '') return undefined;
-  let total = 0;
-  GROUP.lastIndex = 0;
-  let pos = 0;
-  while (pos < s.length) {
-    GROUP.lastIndex = pos;
-    const m = GROUP.exec(s);
-    if (m === null || m.index !== pos) return undefined;
-    const num = m[1] ?? '';
-    if (num === '' || num === '.') return undefined;
-    const unit = UNIT_MS[m[2] ?? ''];
-    if (unit === undefined) return undefined;
-    total += Number(num) * unit;
-    pos = GROUP.lastIndex;
+  if (s === '0') return { ok: true, ns: 0n };
+  if (s === '') return invalid();
+  let total = 0n;
+  let i = 0;
+  while (i < s.length) {
+    if (!(s[i] === '.' || isDigit(s[i]))) return invalid();
+    // integer part
+    const intStart = i;
+    let v = 0n;
+    while (isDigit(s[i])) {
+      v = v * 10n + BigInt(s.charCodeAt(i) - 48);
+      if (v > TWO_63) return invalid();
+      i++;
+    }
+    const pre = i > intStart;
+    // fraction part: digits beyond int64 precision are ignored, as Go does
+    let f = 0n;
+    let scale = 1;
+    let post = false;
+    if (s[i] === '.') {
+      i++;
+      const fracStart = i;
+      let overflow = false;
+      while (isDigit(s[i])) {
+        if (!overflow) {
+          const next = f * 10n + BigInt(s.charCodeAt(i) - 48);
+          if (f > (TWO_63 - 1n) / 10n || next > TWO_63) overflow = true;
+          else {
+            f = next;
+            scale *= 10;
+          }
+        }
+        i++;
+      }
+      post = i > fracStart;
+    }
+    if (!pre && !post) return invalid();
+    // unit
+    const unitStart = i;
+    while (i < s.length && s[i] !== '.' && !isDigit(s[i])) i++;
+    const unitText = s.slice(unitStart, i);
+    if (unitText === '') return { ok: false, error: `time: missing unit in duration ${goTimeQuote(text)}` };
+    const unit = UNIT_NS[unitText];
+    if (unit === undefined) {
+      return { ok: false, error: `time: unknown unit ${goTimeQuote(unitText)} in duration ${goTimeQuote(text)}` };
+    }
+    if (v > TWO_63 / unit) return invalid();
+    v *= unit;
+    if (f > 0n) {
+      v += BigInt(Math.trunc(Number(f) * (Number(unit) / scale)));
+      if (v > TWO_63) return invalid();
+    }
+    total += v;
+    if (total > TWO_63) return invalid();
   }
-  return sign * total;
+  if (neg) return { ok: true, ns: -total };
+  if (total > TWO_63 - 1n) return invalid();
+  return { ok: true, ns: total };
+}
+
+/** Parses a Go duration into milliseconds (fractional below 1 ms); undefined when invalid. */
+export function parseDuration(text: string): number | undefined {
+  const r = parseGoDuration(text);
+  if (!r.ok) return undefined;
+  return r.ns === 0n ? 0 : Number(r.ns) / 1e6;
 }
 
 /** Parses a duration or returns `fallback` for anything invalid (GoBetween's silent rule, Q-9). */

@@ -1,0 +1,518 @@
+/**
+ * Config decoding with GoBetween's rules (control-plane §2.1): TOML (smol-toml) or JSON into
+ * {@link ConfigWire}; a REST POST body into {@link ServerInput}.
+ *
+ * - Keys match case-insensitively, an exact match preferred (`Bind` works). When two spellings of
+ *   one key appear, the later one wins.
+ * - Unknown keys are ignored, as GoBetween does, but each is reported in `warnings` with its full
+ *   path: `unknown key servers.sample.discovery.docker_cache_ttl`.
+ * - Type mismatches throw `DecodeError(path, message)`, e.g.
+ *   `servers.web.max_connections: expected an integer, got string`. Floats into integer fields
+ *   and numbers into duration fields are errors. Durations are only type-checked here; their
+ *   grammar is checked by `prepareServer`.
+ * - Deliberate difference: a negative value for the unsigned `udp.max_requests`/`max_responses` is
+ *   an error in both formats (GoBetween's TOML decoder wraps it to a huge number).
+ * - JSON `null` means "absent": value sections and scalars keep their zero value, pointer sections
+ *   (`acme`, `profiler`, `basic_auth`, `tls`, `sni`, `backends_tls`, `udp`, `access`,
+ *   `proxy_protocol`, `discovery`, `healthcheck`) and the four connection options stay null.
+ * - A discovery/healthcheck key group exists iff one of its keys was given (even as null); it is
+ *   then zero-filled.
+ * - An empty (or whitespace-only) document is an empty config, in both formats.
+ *
+ * The schema is the descriptor tables below rather than zod: zod has no case-insensitive key
+ * matching nor unknown-key reporting, and its issues do not carry Go's type vocabulary.
+ */
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { DecodeError } from '../core/errors.js';
+import type {
+  AccessWire,
+  AcmeWire,
+  ApiTlsWire,
+  ApiWire,
+  BackendsTlsWire,
+  BasicAuthWire,
+  ConfigWire,
+  ConsulGroup,
+  DefaultsWire,
+  DiscoveryWire,
+  DockerGroup,
+  ExecCheckGroup,
+  ExecDiscoveryGroup,
+  HealthcheckWire,
+  JsonGroup,
+  LoggingWire,
+  LxdGroup,
+  MetricsWire,
+  PlaintextGroup,
+  ProbeGroup,
+  ProfilerWire,
+  ProxyProtocolWire,
+  ServerInput,
+  SniWire,
+  SrvGroup,
+  StaticGroup,
+  TlsWire,
+  UdpWire,
+} from './types.js';
+
+export type ConfigFormat = 'toml' | 'json';
+
+interface Ctx {
+  readonly format: ConfigFormat;
+  readonly warnings: string[];
+}
+
+interface Field<V> {
+  zero(): V;
+  decode(value: unknown, path: string, ctx: Ctx): V;
+}
+
+type Fields<T> = { [K in keyof T]-?: Field<T[K]> };
+
+type Obj = Record<string, unknown>;
+
+// ---- value helpers -------------------------------------------------------------------------
+
+function isObject(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+function typeName(v: unknown, ctx: Ctx): string {
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'string') return 'string';
+  if (typeof v === 'boolean') return 'boolean';
+  if (typeof v === 'bigint') return 'integer';
+  if (typeof v === 'number') {
+    if (ctx.format === 'toml') return 'float';
+    return Number.isInteger(v) ? 'integer' : 'float';
+  }
+  if (Array.isArray(v)) return 'array';
+  if (v instanceof Date) return 'datetime';
+  return ctx.format === 'toml' ? 'table' : 'object';
+}
+
+function tableNoun(ctx: Ctx): string {
+  return ctx.format === 'toml' ? 'a table' : 'an object';
+}
+
+function mismatch(path: string, expected: string, v: unknown, ctx: Ctx): DecodeError {
+  return new DecodeError(path, `expected ${expected}, got ${typeName(v, ctx)}`);
+}
+
+function join(path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`;
+}
+
+/** Object keys that are safe to assign (`__proto__` would otherwise set the prototype). */
+function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** An integer value (TOML bigint, JSON integral number) as a number, or undefined. */
+function integerOf(v: unknown, ctx: Ctx): number | bigint | undefined {
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number' && ctx.format === 'json' && Number.isInteger(v)) return v;
+  return undefined;
+}
+
+// ---- field descriptors ---------------------------------------------------------------------
+
+function stringField(expected: string): Field<string> {
+  return {
+    zero: () => '',
+    decode(v, path, ctx) {
+      if (v === null) return '';
+      if (typeof v !== 'string') throw mismatch(path, expected, v, ctx);
+      return v;
+    },
+  };
+}
+
+function nullable<V>(inner: Field<V>): Field<V | null> {
+  return {
+    zero: () => null,
+    decode: (v, path, ctx) => (v === null ? null : inner.decode(v, path, ctx)),
+  };
+}
+
+const str = stringField('a string');
+const dur = stringField('a duration string');
+const nstr = nullable(str);
+const ndur = nullable(dur);
+
+function intField(unsigned: boolean): Field<number> {
+  const expected = unsigned ? 'a non-negative integer' : 'an integer';
+  return {
+    zero: () => 0,
+    decode(v, path, ctx) {
+      if (v === null) return 0;
+      const n = integerOf(v, ctx);
+      if (n === undefined) throw mismatch(path, expected, v, ctx);
+      const big = typeof n === 'bigint' ? n : BigInt(n);
+      if (big < INT64_MIN || big > INT64_MAX) throw new DecodeError(path, `integer ${big} out of range`);
+      if (unsigned && big < 0n) throw new DecodeError(path, `expected ${expected}, got ${big}`);
+      return Number(big);
+    },
+  };
+}
+
+const int = intField(false);
+const uint = intField(true);
+const nint = nullable(int);
+
+const bool: Field<boolean> = {
+  zero: () => false,
+  decode(v, path, ctx) {
+    if (v === null) return false;
+    if (typeof v !== 'boolean') throw mismatch(path, 'a boolean', v, ctx);
+    return v;
+  },
+};
+
+function decodeStringArray(v: unknown, path: string, ctx: Ctx): string[] {
+  if (!Array.isArray(v)) throw mismatch(path, 'an array of strings', v, ctx);
+  return v.map((item: unknown, i) => {
+    if (typeof item !== 'string') throw mismatch(`${path}[${i}]`, 'a string', item, ctx);
+    return item;
+  });
+}
+
+const strs: Field<string[]> = {
+  zero: () => [],
+  decode: (v, path, ctx) => (v === null ? [] : decodeStringArray(v, path, ctx)),
+};
+const nstrs = nullable<string[]>({ zero: () => [], decode: decodeStringArray });
+
+function matchKey(names: readonly string[], key: string): string | undefined {
+  if (names.includes(key)) return key;
+  const lower = key.toLowerCase();
+  return names.find((n) => n.toLowerCase() === lower);
+}
+
+function zeroOf<T extends object>(fields: Fields<T>): T {
+  const out: Partial<T> = {};
+  for (const name of Object.keys(fields) as (keyof T & string)[]) out[name] = fields[name].zero();
+  return out as T;
+}
+
+function expectObject(v: unknown, path: string, ctx: Ctx): Obj {
+  if (!isObject(v)) throw mismatch(path, tableNoun(ctx), v, ctx);
+  return v;
+}
+
+/** Decodes the keys of `raw` into a zero-filled T; unknown keys become warnings. */
+function decodeFields<T extends object>(raw: Obj, path: string, fields: Fields<T>, ctx: Ctx): T {
+  const out = zeroOf(fields);
+  const names = Object.keys(fields) as (keyof T & string)[];
+  for (const [key, value] of Object.entries(raw)) {
+    const name = matchKey(names, key) as (keyof T & string) | undefined;
+    if (name === undefined) {
+      ctx.warnings.push(`unknown key ${join(path, key)}`);
+      continue;
+    }
+    out[name] = fields[name].decode(value, join(path, name), ctx);
+  }
+  return out;
+}
+
+function struct<T extends object>(fields: Fields<T>): Field<T> {
+  return {
+    zero: () => zeroOf(fields),
+    decode: (v, path, ctx) => (v === null ? zeroOf(fields) : decodeFields(expectObject(v, path, ctx), path, fields, ctx)),
+  };
+}
+
+/**
+ * A table whose keys are split between common fields and optional key groups (GoBetween's
+ * embedded pointer structs): a group is created, zero-filled, as soon as one of its keys appears.
+ */
+function grouped<C extends object, G extends object>(
+  common: Fields<C>,
+  groups: { [K in keyof G]-?: Fields<G[K] & object> },
+): Field<(C & Partial<G>) | null> {
+  const lookup = new Map<string, { group: (keyof G & string) | null; field: Field<unknown> }>();
+  for (const name of Object.keys(common) as (keyof C & string)[]) {
+    lookup.set(name, { group: null, field: common[name] as Field<unknown> });
+  }
+  for (const g of Object.keys(groups) as (keyof G & string)[]) {
+    const gf = groups[g] as Record<string, Field<unknown>>;
+    for (const name of Object.keys(gf)) lookup.set(name, { group: g, field: gf[name] as Field<unknown> });
+  }
+  const names = [...lookup.keys()];
+  return {
+    zero: () => null,
+    decode(v, path, ctx) {
+      if (v === null) return null;
+      const raw = expectObject(v, path, ctx);
+      const base = zeroOf(common) as Record<string, unknown>;
+      const present = new Map<string, Record<string, unknown>>();
+      for (const [key, value] of Object.entries(raw)) {
+        const name = matchKey(names, key);
+        const entry = name === undefined ? undefined : lookup.get(name);
+        if (name === undefined || entry === undefined) {
+          ctx.warnings.push(`unknown key ${join(path, key)}`);
+          continue;
+        }
+        const decoded = entry.field.decode(value, join(path, name), ctx);
+        if (entry.group === null) {
+          base[name] = decoded;
+        } else {
+          let target = present.get(entry.group);
+          if (target === undefined) {
+            target = zeroOf(groups[entry.group]) as Record<string, unknown>;
+            present.set(entry.group, target);
+          }
+          target[name] = decoded;
+        }
+      }
+      // Groups in declaration order (GoBetween's output order).
+      for (const g of Object.keys(groups)) {
+        const target = present.get(g);
+        if (target !== undefined) base[g] = target;
+      }
+      return base as C & Partial<G>;
+    },
+  };
+}
+
+// ---- schema --------------------------------------------------------------------------------
+
+const loggingFields: Fields<LoggingWire> = { level: str, output: str, format: str };
+const basicAuthFields: Fields<BasicAuthWire> = { login: str, password: str };
+const apiTlsFields: Fields<ApiTlsWire> = { cert_path: str, key_path: str };
+const apiFields: Fields<ApiWire> = {
+  enabled: bool,
+  bind: str,
+  basic_auth: nullable(struct(basicAuthFields)),
+  tls: nullable(struct(apiTlsFields)),
+  cors: bool,
+};
+const metricsFields: Fields<MetricsWire> = { enabled: bool, bind: str };
+const defaultsFields: Fields<DefaultsWire> = {
+  max_connections: nint,
+  client_idle_timeout: ndur,
+  backend_idle_timeout: ndur,
+  backend_connection_timeout: ndur,
+};
+const acmeFields: Fields<AcmeWire> = { challenge: str, http_bind: str, cache_dir: str };
+const profilerFields: Fields<ProfilerWire> = { enabled: bool, bind: str };
+
+const sniFields: Fields<SniWire> = {
+  hostname_matching_strategy: str,
+  unexpected_hostname_strategy: str,
+  read_timeout: dur,
+};
+const tlsFields: Fields<TlsWire> = {
+  acme_hosts: nstrs,
+  cert_path: str,
+  key_path: str,
+  ciphers: nstrs,
+  min_version: str,
+  max_version: str,
+  session_tickets: bool,
+};
+const backendsTlsFields: Fields<BackendsTlsWire> = {
+  ignore_verify: bool,
+  root_ca_cert_path: nstr,
+  cert_path: nstr,
+  key_path: nstr,
+  ciphers: nstrs,
+  min_version: str,
+  max_version: str,
+  session_tickets: bool,
+};
+const udpFields: Fields<UdpWire> = { max_requests: uint, max_responses: uint, transparent: bool };
+const accessFields: Fields<AccessWire> = { default: str, rules: nstrs };
+const proxyProtocolFields: Fields<ProxyProtocolWire> = { version: str };
+
+type DiscoveryCommon = Pick<DiscoveryWire, 'kind' | 'failpolicy' | 'interval' | 'timeout'>;
+interface DiscoveryGroups {
+  static: StaticGroup;
+  srv: SrvGroup;
+  docker: DockerGroup;
+  json: JsonGroup;
+  exec: ExecDiscoveryGroup;
+  plaintext: PlaintextGroup;
+  consul: ConsulGroup;
+  lxd: LxdGroup;
+}
+
+const discovery = grouped<DiscoveryCommon, DiscoveryGroups>(
+  { kind: str, failpolicy: str, interval: dur, timeout: dur },
+  {
+    static: { static_list: strs },
+    srv: { srv_lookup_server: str, srv_lookup_pattern: str, srv_dns_protocol: str },
+    docker: {
+      docker_endpoint: str,
+      docker_container_label: str,
+      docker_container_private_port: int,
+      docker_container_host_env_var: str,
+      docker_tls_enabled: bool,
+      docker_tls_cert_path: str,
+      docker_tls_key_path: str,
+      docker_tls_cacert_path: str,
+    },
+    json: {
+      json_endpoint: str,
+      json_host_pattern: str,
+      json_port_pattern: str,
+      json_weight_pattern: str,
+      json_priority_pattern: str,
+      json_sni_pattern: str,
+      json_max_connections_pattern: str,
+    },
+    exec: { exec_command: strs },
+    plaintext: { plaintext_endpoint: str, plaintext_regex_pattern: str },
+    consul: {
+      consul_host: str,
+      consul_service_name: str,
+      consul_service_tag: str,
+      consul_service_passing_only: bool,
+      consul_datacenter: str,
+      consul_auth_username: str,
+      consul_auth_password: str,
+      consul_tls_enabled: bool,
+      consul_tls_cert_path: str,
+      consul_tls_key_path: str,
+      consul_tls_cacert_path: str,
+      consul_acl_token: str,
+    },
+    lxd: {
+      lxd_server_address: str,
+      lxd_server_remote_name: str,
+      lxd_server_remote_password: str,
+      lxd_config_directory: str,
+      lxd_generate_client_certs: bool,
+      lxd_accept_server_cert: bool,
+      lxd_container_label_key: str,
+      lxd_container_label_value: str,
+      lxd_container_port: int,
+      lxd_container_port_key: str,
+      lxd_container_interface: str,
+      lxd_container_interface_key: str,
+      lxd_container_sni_key: str,
+      lxd_container_address_type: str,
+    },
+  },
+);
+
+type HealthcheckCommon = Pick<HealthcheckWire, 'kind' | 'interval' | 'passes' | 'fails' | 'timeout' | 'initial_status'>;
+interface HealthcheckGroups {
+  probe: ProbeGroup;
+  exec: ExecCheckGroup;
+}
+
+const healthcheck = grouped<HealthcheckCommon, HealthcheckGroups>(
+  { kind: str, interval: dur, passes: int, fails: int, timeout: dur, initial_status: nstr },
+  {
+    probe: { probe_protocol: str, probe_strategy: str, probe_send: str, probe_recv: str, probe_recv_len: int },
+    exec: { exec_command: str, exec_expected_positive_output: str, exec_expected_negative_output: str },
+  },
+);
+
+const serverFields: Fields<ServerInput> = {
+  max_connections: nint,
+  client_idle_timeout: ndur,
+  backend_idle_timeout: ndur,
+  backend_connection_timeout: ndur,
+  bind: str,
+  protocol: str,
+  balance: str,
+  sni: nullable(struct(sniFields)),
+  tls: nullable(struct(tlsFields)),
+  backends_tls: nullable(struct(backendsTlsFields)),
+  udp: nullable(struct(udpFields)),
+  access: nullable(struct(accessFields)),
+  proxy_protocol: nullable(struct(proxyProtocolFields)),
+  discovery,
+  healthcheck,
+};
+
+const server = struct(serverFields);
+
+const servers: Field<Record<string, ServerInput> | null> = {
+  zero: () => null,
+  decode(v, path, ctx) {
+    if (v === null) return null;
+    const raw = expectObject(v, path, ctx);
+    const out: Record<string, ServerInput> = {};
+    for (const [name, value] of Object.entries(raw)) {
+      const p = join(path, name);
+      setOwn(out, name, server.decode(value, p, ctx));
+    }
+    return out;
+  },
+};
+
+const rootFields: Fields<ConfigWire> = {
+  logging: struct(loggingFields),
+  api: struct(apiFields),
+  metrics: struct(metricsFields),
+  defaults: struct(defaultsFields),
+  acme: nullable(struct(acmeFields)),
+  profiler: nullable(struct(profilerFields)),
+  servers,
+};
+
+// ---- entry points --------------------------------------------------------------------------
+
+function parseJsonText(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    const pos = /position (\d+)/.exec(msg);
+    let where = '';
+    if (pos !== null) {
+      const offset = Number(pos[1]);
+      const before = text.slice(0, offset);
+      const line = before.split('\n').length;
+      const column = offset - before.lastIndexOf('\n');
+      where = ` (line ${line}, column ${column})`;
+    }
+    throw new DecodeError('', `invalid JSON: ${msg}${where}`, { cause: err });
+  }
+}
+
+function parseTomlText(text: string): unknown {
+  try {
+    return parseToml(text, { integersAsBigInt: true });
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const first = (err.message.split('\n')[0] ?? '').replace(/^Invalid TOML document: /, '');
+      throw new DecodeError('', `invalid TOML at line ${err.line}, column ${err.column}: ${first}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** Decodes a whole config file. Throws DecodeError on syntax or type errors. */
+export function decodeConfig(text: string, format: string): { config: ConfigWire; warnings: string[] } {
+  if (format !== 'toml' && format !== 'json') throw new DecodeError('', `Unknown format ${format}`);
+  const ctx: Ctx = { format, warnings: [] };
+  let raw: unknown;
+  if (text.trim() === '') raw = {};
+  else raw = format === 'toml' ? parseTomlText(text) : parseJsonText(text);
+  if (raw === null) raw = {};
+  const config = decodeFields(expectObject(raw, '', ctx), '', rootFields, ctx);
+  return { config, warnings: ctx.warnings };
+}
+
+/**
+ * Decodes one server object, e.g. the already JSON.parse'd body of `POST /servers/:name`.
+ * `null` is an empty server (validation then reports the missing bind). `path` prefixes the
+ * key paths in errors and warnings (e.g. `servers.web`).
+ */
+export function decodeServer(body: unknown, path = ''): { server: ServerInput; warnings: string[] } {
+  const ctx: Ctx = { format: 'json', warnings: [] };
+  const decoded = server.decode(body, path, ctx);
+  return { server: decoded, warnings: ctx.warnings };
+}
+
+/** A server section with every field at its decoded zero value (useful for tests and callers). */
+export function emptyServerInput(): ServerInput {
+  return server.zero();
+}
