@@ -96,3 +96,28 @@ test('the 4- and 16-byte forms of one IPv4 client hash differently', () => {
   assert.equal(h16, fnvOf([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3]));
   assert.notEqual(h4, h16);
 });
+
+test('ipHash (with its IPv4 fast path) equals FNV-1a over ipBytes for any string', () => {
+  const random = seededRandom(8);
+  const alphabet = '0123456789.:abcdef%x';
+  const samples = ['1.2.3.4', '0.0.0.0', '255.255.255.255', '01.2.3.4', '1.2.3.04', '1.2.3.256', '1.2.3.',
+    '.1.2.3', '1..2.3', '1.2.3.4.', '1.2.3.4.5', '1.2.3', '::ffff:1.2.3.4', '1.2.3.4%eth0', '',
+    '::FFFF:1.2.3.4', '::ffff:01.2.3.4', '::ffff:1.2.3', '::ffff:', '::ffff:1.2.3.4.5', '::fff:1.2.3.4'];
+  for (let i = 0; i < 3000; i++) {
+    const len = 1 + Math.floor(random() * 16);
+    let s = '';
+    for (let k = 0; k < len; k++) s += alphabet[Math.floor(random() * alphabet.length)] ?? '';
+    samples.push(s);
+  }
+  for (let i = 0; i < 500; i++) samples.push(randomDotted(random), `::ffff:${randomDotted(random)}`);
+  const out = new Uint8Array(16);
+  for (const s of samples) {
+    const len = ipBytes(s, out);
+    assert.equal(ipHash(s) >>> 0, fnv1aBytes(FNV32_OFFSET, out, len) >>> 0, JSON.stringify(s));
+  }
+});
+
+function randomDotted(random: () => number): string {
+  const part = (): string => String(Math.floor(random() * (random() < 0.1 ? 300 : 256)));
+  return `${part()}.${part()}.${part()}.${part()}`;
+}
