@@ -11,7 +11,10 @@
  *   body that does not decode is 400; texts are GoBetween's own;
  * - `/dump` with an unknown format is 500 `"Unknown format <x>"`.
  */
+import { UnknownFormatError } from '../config/dump.js';
 import { ConfigError, DecodeError, NotSupportedError, StartError } from '../core/errors.js';
+
+export { UnknownFormatError };
 
 /** A status and a JSON body (already encoded as JSON text). */
 export interface ErrorReply {
@@ -20,14 +23,6 @@ export interface ErrorReply {
   readonly message: string;
   /** Whether the failure is unexpected and must be logged at error level. */
   readonly unexpected: boolean;
-}
-
-/** `/dump?format=<x>` with x other than toml/json. */
-export class UnknownFormatError extends Error {
-  override readonly name = 'UnknownFormatError';
-  constructor(readonly format: string) {
-    super(`Unknown format ${format}`);
-  }
 }
 
 /** A request body above the API's size cap. */
@@ -48,7 +43,7 @@ interface Row {
   readonly match: (err: unknown) => boolean;
   readonly status: number;
   /** The message sent to the client; defaults to the error's own message. */
-  readonly message?: string;
+  readonly message?: (err: unknown) => string;
   readonly unexpected?: boolean;
   readonly why: string;
 }
@@ -61,7 +56,13 @@ function isListenErrno(err: unknown): boolean {
 /** First matching row wins. */
 const TABLE: readonly Row[] = [
   { match: (e) => e instanceof BodyTooLargeError, status: 413, why: 'body over the size cap (tsbetween addition)' },
-  { match: (e) => e instanceof DecodeError, status: 400, why: 'body is not JSON or has wrong types (Q-3: GoBetween answers 400)' },
+  {
+    match: (e) => e instanceof DecodeError,
+    status: 400,
+    // `max_connections: expected an integer, got string` — the key path tells the client which field.
+    message: (e) => (e instanceof DecodeError ? e.describe() : String(e)),
+    why: 'body is not JSON or has wrong types (Q-3: GoBetween answers 400)',
+  },
   { match: (e) => e instanceof NotSupportedError, status: 409, why: 'valid GoBetween config that tsbetween does not run yet' },
   { match: (e) => e instanceof ConfigError, status: 409, why: 'quirk Q-3: validation errors and duplicates are 409, GoBetween texts' },
   { match: (e) => e instanceof StartError, status: 409, why: 'quirk Q-3: listen/certificate errors at create are 409' },
@@ -72,7 +73,7 @@ const TABLE: readonly Row[] = [
 export function errorReply(err: unknown): ErrorReply {
   for (const row of TABLE) {
     if (row.match(err)) {
-      const message = row.message ?? (err instanceof Error ? err.message : String(err));
+      const message = row.message !== undefined ? row.message(err) : err instanceof Error ? err.message : String(err);
       return { status: row.status, message, unexpected: row.unexpected ?? false };
     }
   }

@@ -1,0 +1,369 @@
+/**
+ * GoBetween's REST API (control-plane §3) on node:http / node:https.
+ *
+ * Routes (anything else, or another method: 404 `404 page not found`):
+ *   GET    /ping                  text/plain `OK`, never behind basic auth
+ *   GET    /                      system info (configuration, pid, startTime, time, uptime, version)
+ *   GET    /dump?format=toml|json the running config, text/plain
+ *   GET    /servers               { name: server config } sorted by name, `{}` when none
+ *   GET    /servers/:name         server config, or `null` (quirk Q-1)
+ *   POST   /servers/:name         create; 200 `null` once the listener accepts
+ *   DELETE /servers/:name         delete; 200 `null`, also for unknown names (quirk Q-2)
+ *   GET    /servers/:name/stats   stats (§4), or `null` (quirk Q-1)
+ *
+ * A path with a trailing slash that matches a route without it is redirected (301 for GET, 307
+ * otherwise). JSON is Go's MarshalIndent with 4 spaces, no trailing newline. Errors go through
+ * the one table in errors.ts. Additions to GoBetween: a 1 MiB body cap (413), `Content-Type`
+ * among the CORS allowed headers (Q-25), constant-time credential comparison.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { decodeServer } from '../config/decode.js';
+import { serverToJson } from '../config/dump.js';
+import { compareGoStrings, goJson, goJsonString } from '../config/go-json.js';
+import type { ApiWire, ConfigSource } from '../config/types.js';
+import type { ServerManagerApi } from '../control/types.js';
+import { formatDuration } from '../core/duration.js';
+import { DecodeError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { BodyTooLargeError, UNKNOWN_SERVER, UnknownFormatError, errorReply } from './errors.js';
+import { closeServer, listenErrorText, listenOn, parseBind } from './listen.js';
+
+/** Largest request body accepted (POST /servers/:name); larger bodies get 413. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface ApiInfo {
+  readonly configuration: ConfigSource;
+  /** Version without the leading `v`. */
+  readonly version: string;
+  /** Process start; fixed for the life of the process (the OpenSVC janitor watches it). */
+  readonly startTime: Date;
+}
+
+export interface ApiOptions {
+  readonly api: ApiWire;
+  readonly manager: ServerManagerApi;
+  readonly info: ApiInfo;
+  /** The running config in `format` ('toml' | 'json'); only called with those two. */
+  readonly dump: (format: string) => string;
+  readonly log: Logger;
+}
+
+export interface ApiServer {
+  close(): Promise<void>;
+  address(): AddressInfo;
+}
+
+type RouteId = 'info' | 'ping' | 'dump' | 'servers' | 'server' | 'stats';
+
+interface Match {
+  readonly route: RouteId;
+  readonly name: string;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const TEXT_TYPE = 'text/plain; charset=utf-8';
+
+/** The route of a decoded path for a method, or undefined. */
+function matchRoute(method: string, path: string): Match | undefined {
+  const parts = path.split('/');
+  // parts[0] is '' (path starts with '/').
+  if (method === 'GET') {
+    if (path === '/') return { route: 'info', name: '' };
+    if (path === '/ping') return { route: 'ping', name: '' };
+    if (path === '/dump') return { route: 'dump', name: '' };
+    if (path === '/servers') return { route: 'servers', name: '' };
+  }
+  if (parts[1] !== 'servers' || parts[2] === undefined || parts[2] === '') return undefined;
+  const name = parts[2];
+  if (parts.length === 3 && (method === 'GET' || method === 'POST' || method === 'DELETE')) {
+    return { route: 'server', name };
+  }
+  if (parts.length === 4 && parts[3] === 'stats' && method === 'GET') return { route: 'stats', name };
+  return undefined;
+}
+
+/** Go's RFC3339Nano (`2006-01-02T15:04:05.999999999Z07:00`) in the local zone. */
+export function rfc3339Nano(d: Date): string {
+  const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+  const offsetMin = -d.getTimezoneOffset();
+  const ms = d.getMilliseconds();
+  const frac = ms === 0 ? '' : `.${pad(ms, 3).replace(/0+$/, '')}`;
+  let zone = 'Z';
+  if (offsetMin !== 0) {
+    const abs = Math.abs(offsetMin);
+    zone = `${offsetMin < 0 ? '-' : '+'}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+  }
+  return `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${frac}${zone}`;
+}
+
+/** `configuration` of GET / with GoBetween's key order. */
+function configurationJson(c: ConfigSource): Record<string, string> {
+  switch (c.kind) {
+    case 'file': return { kind: 'file', path: c.path };
+    case 'url': return { kind: 'url', url: c.url };
+    case 'consul': return { kind: 'consul', host: c.host, key: c.key };
+  }
+}
+
+/** `Basic base64(login:password)` digest, compared in constant time. */
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** Indents every line but the first by `prefix` (nesting a goJson document). */
+function nest(json: string, prefix: string): string {
+  return json.replace(/\n/g, `\n${prefix}`);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? '0');
+    if (Number.isFinite(declared) && declared > limit) {
+      reject(new BodyTooLargeError(limit));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limit) {
+        done = true;
+        reject(new BodyTooLargeError(limit));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (done) return;
+      done = true;
+      resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (err) => {
+      if (done) return;
+      done = true;
+      reject(err);
+    });
+  });
+}
+
+/** Parses a POST body as JSON; Go's decoder says `EOF` for an empty body. */
+function parseJsonBody(body: Buffer): unknown {
+  const text = body.toString('utf8');
+  if (text.trim() === '') throw new DecodeError('', 'EOF');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new DecodeError('', `invalid JSON: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+export async function startApi(opts: ApiOptions): Promise<ApiServer> {
+  const { api, manager, info, log } = opts;
+  const expectedAuth =
+    api.basic_auth === null
+      ? undefined
+      : digest(`Basic ${Buffer.from(`${api.basic_auth.login}:${api.basic_auth.password}`).toString('base64')}`);
+
+  function send(res: ServerResponse, status: number, type: string | undefined, body: string, extra?: Record<string, string>): void {
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    const headers: Record<string, string | number> = { ...extra, 'Content-Length': Buffer.byteLength(body) };
+    if (type !== undefined) headers['Content-Type'] = type;
+    res.writeHead(status, headers);
+    res.end(body);
+  }
+
+  function sendJson(res: ServerResponse, status: number, json: string): void {
+    send(res, status, JSON_TYPE, json);
+  }
+
+  function notFound(res: ServerResponse): void {
+    send(res, 404, 'text/plain', '404 page not found');
+  }
+
+  function authorized(req: IncomingMessage): boolean {
+    if (expectedAuth === undefined) return true;
+    const got = req.headers.authorization;
+    if (got === undefined) return false;
+    return timingSafeEqual(digest(got), expectedAuth);
+  }
+
+  /** CORS (§3.2); returns true when the request was a preflight that has been answered. */
+  function cors(req: IncomingMessage, res: ServerResponse): boolean {
+    if (!api.cors) return false;
+    const origin = req.headers.origin;
+    if (origin === undefined) return false;
+    const host = req.headers.host ?? '';
+    if (origin === `http://${host}` || origin === `https://${host}`) return false;
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Allow-Credentials', 'true');
+    if (req.method !== 'OPTIONS') return false;
+    res.setHeader('Access-Control-Allow-Methods', 'PUT,POST,DELETE,GET,OPTIONS');
+    // Q-25: Content-Type added to GoBetween's list so browser JSON POSTs pass preflight.
+    res.setHeader('Access-Control-Allow-Headers', 'Origin,Authorization,Content-Type');
+    res.setHeader('Access-Control-Max-Age', '43200');
+    res.writeHead(204);
+    res.end();
+    return true;
+  }
+
+  function systemInfo(): string {
+    const now = new Date();
+    return goJson({
+      configuration: configurationJson(info.configuration),
+      pid: process.pid,
+      startTime: rfc3339Nano(info.startTime),
+      time: rfc3339Nano(now),
+      uptime: formatDuration(now.getTime() - info.startTime.getTime()),
+      version: info.version,
+    });
+  }
+
+  function allServers(): string {
+    const names = manager.names().slice().sort(compareGoStrings);
+    const members: string[] = [];
+    for (const name of names) {
+      const view = manager.get(name);
+      if (view === undefined) continue;
+      members.push(`    ${goJsonString(name)}: ${nest(goJson(serverToJson(view.config)), '    ')}`);
+    }
+    return members.length === 0 ? '{}' : `{\n${members.join(',\n')}\n}`;
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse, m: Match, url: URL): Promise<void> {
+    switch (m.route) {
+      case 'ping':
+        send(res, 200, 'text/plain', 'OK');
+        return;
+      case 'info':
+        sendJson(res, 200, systemInfo());
+        return;
+      case 'dump': {
+        const format = url.searchParams.get('format') ?? 'toml';
+        if (format !== 'toml' && format !== 'json') throw new UnknownFormatError(format);
+        send(res, 200, TEXT_TYPE, opts.dump(format));
+        return;
+      }
+      case 'servers':
+        sendJson(res, 200, allServers());
+        return;
+      case 'stats': {
+        const stats = manager.stats(m.name);
+        if (stats === null) sendJson(res, UNKNOWN_SERVER.status, UNKNOWN_SERVER.body);
+        else sendJson(res, 200, goJson(stats));
+        return;
+      }
+      case 'server':
+        break;
+    }
+    if (req.method === 'GET') {
+      const view = manager.get(m.name);
+      if (view === undefined) sendJson(res, UNKNOWN_SERVER.status, UNKNOWN_SERVER.body);
+      else sendJson(res, 200, goJson(serverToJson(view.config)));
+      return;
+    }
+    if (req.method === 'DELETE') {
+      await manager.delete(m.name);
+      sendJson(res, UNKNOWN_SERVER.status, 'null');
+      return;
+    }
+    // POST
+    const body = parseJsonBody(await readBody(req, MAX_BODY_BYTES));
+    const decoded = decodeServer(body);
+    for (const w of decoded.warnings) log.warn(w);
+    await manager.create(m.name, decoded.server);
+    log.info(`Created server '${m.name}' via API`);
+    sendJson(res, 200, 'null');
+  }
+
+  function fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    const reply = errorReply(err);
+    if (reply.unexpected) log.error({ err, method: req.method, url: req.url }, 'API request failed');
+    else log.debug({ status: reply.status, message: reply.message }, 'API request refused');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (reply.status === 413) res.setHeader('Connection', 'close');
+    sendJson(res, reply.status, goJsonString(reply.message));
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const rawUrl = req.url ?? '/';
+    if (cors(req, res)) return;
+    let url: URL;
+    let path: string;
+    try {
+      url = new URL(rawUrl.startsWith('/') ? rawUrl : `/${rawUrl}`, 'http://api');
+      path = decodeURIComponent(url.pathname);
+    } catch {
+      send(res, 400, TEXT_TYPE, '400 Bad Request');
+      return;
+    }
+    const m = matchRoute(method, path);
+    if (m === undefined) {
+      if (path.length > 1 && path.endsWith('/') && matchRoute(method, path.slice(0, -1)) !== undefined) {
+        const location = url.pathname.slice(0, -1) + url.search;
+        const status = method === 'GET' ? 301 : 307;
+        const body = method === 'GET' ? `<a href="${location}">Moved Permanently</a>.\n\n` : '';
+        send(res, status, method === 'GET' ? 'text/html; charset=utf-8' : undefined, body, { Location: location });
+        return;
+      }
+      notFound(res);
+      return;
+    }
+    if (m.route !== 'ping' && !authorized(req)) {
+      send(res, 401, undefined, '', { 'WWW-Authenticate': 'Basic realm="Authorization Required"' });
+      return;
+    }
+    try {
+      await route(req, res, m, url);
+    } catch (err) {
+      fail(req, res, err);
+    }
+  }
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    handle(req, res).catch((err: unknown) => {
+      log.error({ err }, 'API handler failed');
+      res.destroy();
+    });
+  };
+
+  let server: Server;
+  if (api.tls !== null) {
+    const [cert, key] = await Promise.all([readFile(api.tls.cert_path), readFile(api.tls.key_path)]);
+    server = createHttpsServer({ cert, key }, onRequest);
+  } else {
+    server = createHttpServer(onRequest);
+  }
+  server.on('clientError', (err, socket) => {
+    log.debug({ err }, 'API client error');
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  const addr = parseBind(api.bind, api.tls !== null ? 443 : 80);
+  let bound: AddressInfo;
+  try {
+    bound = await listenOn(server, addr);
+  } catch (err) {
+    throw new Error(listenErrorText(api.bind, err), { cause: err });
+  }
+  server.on('error', (err) => log.error({ err }, 'API listener error'));
+  log.info(`API listening on ${api.bind}`);
+
+  return {
+    close: () => closeServer(server),
+    address: () => bound,
+  };
+}
