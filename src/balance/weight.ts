@@ -17,7 +17,7 @@ import type { Random } from '../core/clock.js';
 import type { Balancer, BalancerDeps, BalancerKind, PickContext } from './types.js';
 
 function valid(b: Backend): boolean {
-  // `!(x >= 0)` also rejects NaN.
+  // `>= 0` is also false for NaN.
   return b.priority >= 0 && b.weight >= 0;
 }
 
