@@ -17,7 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chooseHttpLoadGen } from './load.js';
 import type { HttpLoadGen } from './load.js';
-import { runIperf, } from './load.js';
+import { runIperf } from './load.js';
 import { haproxyCfg, tsbetweenToml } from './configs.js';
 import type { BenchPorts } from './configs.js';
 import { Supervisor, logTail, pickPorts, waitListening, which } from './procs.js';
@@ -220,6 +220,19 @@ async function main(sup: Supervisor, tmp: string, settings: Settings): Promise<n
     (tools.haproxy !== null ? `; haproxy ${hpHttp}/${hpIperf}` : '') +
     `; ${seconds}s runs, ${rounds} round(s), load generator ${tools.loadgen?.name ?? 'none'}`);
 
+  // What the rest of the box is doing before any load: other tenants share these cores.
+  const idle = new BoxSampler(os.cpus().length);
+  idle.start();
+  await sleep(2000);
+  const background = idle.stop()?.busyPct ?? null;
+  if (background !== null) {
+    log(`background CPU before the load: ${background.toFixed(0)}% of ${os.cpus().length * 100}%`);
+    if (background > 30) {
+      notes.push(`the box was already ${background.toFixed(0)}% busy (of ${os.cpus().length * 100}%) before ` +
+        'any load: other work shares these cores, so absolute figures are low and noisy; read the ratios.');
+    }
+  }
+
   // The matrix: for each round, for each test, each target in turn (drift hits all alike).
   const samples: Sample[] = [];
   for (let round = 1; round <= rounds; round++) {
@@ -245,11 +258,13 @@ async function main(sup: Supervisor, tmp: string, settings: Settings): Promise<n
   const tsCrashed = ts.exit !== null;
   const summary = summarise(samples, runnable, targets.map((t) => t.name));
   const header = `tsbetween benchmark — ${new Date().toISOString()} — ${seconds}s per run, ${rounds} round(s)` +
-    `${rounds > 1 ? ' (medians)' : ''}, HTTP load: ${tools.loadgen?.name ?? 'none'} -t1 -c${HTTP_CONNECTIONS}, ` +
+    `${rounds > 1 ? ' (medians)' : ''}, HTTP load: ${tools.loadgen?.name ?? 'none'} ` +
+    `(${tools.loadgen?.name === 'wrk' ? '-t1 ' : ''}-c${HTTP_CONNECTIONS}), ` +
     `${os.cpus().length} CPUs, node ${process.version}`;
   const out = [header, '', summary.comparison, '', 'Load balancer CPU (100% = one core) and memory:', '',
     summary.resources, ''];
-  out.push('Direct HTTP goes to one node:http backend; the balancers spread over two. Latency excludes connect time (wrk).');
+  out.push('Direct HTTP goes to one node:http backend; the balancers spread over two.' +
+    (tools.loadgen?.name === 'wrk' ? ' wrk\'s latency excludes connect time.' : ''));
   for (const n of notes) out.push(`Note: ${n}`);
   for (const p of summary.problems) out.push(`Problem: ${p}`);
   if (tsCrashed) out.push(`Problem: tsbetween exited during the run:\n${logTail(ts.logPath)}`);
@@ -260,7 +275,7 @@ async function main(sup: Supervisor, tmp: string, settings: Settings): Promise<n
     date: new Date().toISOString(),
     settings: { seconds, rounds, tests: runnable.map((t) => t.id), httpConnections: HTTP_CONNECTIONS,
       loadgen: tools.loadgen?.name ?? null, cli: settings.cli },
-    machine: { cpus: os.cpus().length, kernel: os.release(), loadavg: os.loadavg() },
+    machine: { cpus: os.cpus().length, kernel: os.release(), loadavg: os.loadavg(), backgroundBusyPct: background },
     versions: {
       node: process.version,
       iperf3: tools.iperf3 === null ? null : firstLine(tools.iperf3, ['--version']),
