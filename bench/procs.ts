@@ -38,11 +38,13 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export class Supervisor {
   private readonly live = new Set<Managed>();
   private readonly running = new Set<ChildProcess>();
+  private closing = false;
 
   constructor(private readonly logDir: string) {}
 
   /** Starts a long-running process; stdout and stderr go to `<logDir>/<name>.log`. */
   start(name: string, cmd: string, args: readonly string[], opts: SpawnOptions = {}): Managed {
+    if (this.closing) throw new Error(`not starting ${name}: shutting down`);
     const logPath = join(this.logDir, `${name}.log`);
     const fd = openSync(logPath, 'a');
     const stdio: StdioOptions = [opts.stdin ?? 'ignore', fd, fd];
@@ -79,6 +81,10 @@ export class Supervisor {
   /** Runs a bounded command to completion, capturing its output; killed after `timeoutMs`. */
   run(cmd: string, args: readonly string[], timeoutMs: number): Promise<RunResult> {
     return new Promise((resolve, reject) => {
+      if (this.closing) {
+        reject(new Error(`not running ${cmd}: shutting down`));
+        return;
+      }
       const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       this.running.add(child);
       const out: Buffer[] = [];
@@ -123,6 +129,7 @@ export class Supervisor {
 
   /** Stops everything still running, in reverse start order. */
   async stopAll(graceMs = 3000): Promise<void> {
+    this.closing = true;
     for (const child of this.running) child.kill('SIGKILL');
     const all = [...this.live].reverse();
     await Promise.all(all.map((m) => this.stop(m, graceMs)));

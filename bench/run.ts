@@ -9,6 +9,7 @@
 //   BENCH_ROUNDS=1        rounds (tables show medians)       BENCH_TESTS=iperf1,http_ka,...
 //   BENCH_HAPROXY=0       leave haproxy out                  BENCH_LOADGEN=wrk|autocannon
 //   BENCH_TSBETWEEN_CLI   another tsbetween entry point (default dist/src/cli.js)
+//   BENCH_TIMEOUT         hard overall timeout in seconds (default: from the number of runs)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -45,6 +46,7 @@ interface Settings {
   readonly withHaproxy: boolean;
   readonly loadgenPref: string | undefined;
   readonly cli: string;
+  readonly hardTimeoutS: number | null;
 }
 
 function intEnv(name: string, fallback: number, min: number, max: number): number {
@@ -66,7 +68,8 @@ function readSettings(): Settings {
   const tests = filter.length === 0 ? TESTS : TESTS.filter((t) => filter.includes(t.id));
   const cli = resolve(process.env['BENCH_TSBETWEEN_CLI'] ?? join(ROOT, 'dist', 'src', 'cli.js'));
   return { seconds, rounds, tests, withHaproxy: process.env['BENCH_HAPROXY'] !== '0',
-    loadgenPref: process.env['BENCH_LOADGEN'], cli };
+    loadgenPref: process.env['BENCH_LOADGEN'], cli,
+    hardTimeoutS: process.env['BENCH_TIMEOUT'] ? intEnv('BENCH_TIMEOUT', 0, 5, 3600) : null };
 }
 
 function firstLine(cmd: string, args: readonly string[]): string | null {
@@ -330,7 +333,8 @@ async function entry(): Promise<void> {
   });
   // Hard overall timeout: every run plus its settle time and slack, plus start-up and shutdown.
   const runs = settings.rounds * settings.tests.length * 3;
-  const budgetMs = runs * (settings.seconds * 1000 + SETTLE_MS + 8000) + 90_000;
+  const budgetMs = settings.hardTimeoutS !== null ? settings.hardTimeoutS * 1000
+    : runs * (settings.seconds * 1000 + SETTLE_MS + 8000) + 90_000;
   const hard = setTimeout(() => {
     log(`hard timeout after ${Math.round(budgetMs / 1000)} s: stopping every child process`);
     void finish(124);
