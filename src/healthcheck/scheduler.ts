@@ -124,10 +124,12 @@ class Worker {
       // The check has really settled: only now may the next one start (no overlap).
       if (this.abort === ac) this.abort = undefined;
       if (this.stopped) return;
+      // Next slot of the grid after the one this check started in (timers may fire a little
+      // early or late, hence the rounding); slots that passed while it ran are skipped.
       const now = clock.now();
       const interval = this.cfg.intervalMs;
-      const elapsed = now - this.firstStart;
-      const next = this.firstStart + (Math.floor(elapsed / interval) + 1) * interval;
+      let next = this.firstStart + (Math.round((startedAt - this.firstStart) / interval) + 1) * interval;
+      if (next < now) next += Math.ceil((now - next) / interval) * interval;
       this.schedule(next - now);
     }).catch(() => undefined);
   }
