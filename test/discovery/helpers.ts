@@ -1,5 +1,6 @@
 /** Shared helpers of the discovery tests: wire builders, a capturing logger, polling, servers. */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -133,4 +134,38 @@ export function sendJson(res: http.ServerResponse, value: unknown, status = 200)
   const body = JSON.stringify(value);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
+}
+
+/** An HTTPS server on 127.0.0.1 that requires a client certificate signed by `ca`. */
+export async function startHttpsServer(
+  tls: { cert: Buffer; key: Buffer; ca: Buffer },
+  handler: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+): Promise<TestHttpServer> {
+  const requests: http.IncomingMessage[] = [];
+  const server = https.createServer({ ...tls, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    requests.push(req);
+    handler(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `https://127.0.0.1:${port}`,
+    port,
+    requests,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+/** A fetch context with a capturing logger and a deadline. */
+export function fetchCtx(timeoutMs = 3000): { signal: AbortSignal; log: Logger; serverName: string; lines: { level: number; msg: string }[] } {
+  const cap = captureLogger();
+  return { signal: AbortSignal.timeout(timeoutMs), log: cap.log, serverName: 't', lines: cap.lines };
+}
+
+/** A handler that never answers (the server's close() destroys the socket). */
+export function hang(): void {
+  /* never respond */
 }
