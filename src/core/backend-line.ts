@@ -10,8 +10,13 @@ import { type BackendSpec, backendSpec } from './backend.js';
 export const DEFAULT_BACKEND_PATTERN =
   '^(?P<host>\\S+):(?P<port>\\d+)(\\sweight=(?P<weight>\\d+))?(\\spriority=(?P<priority>\\d+))?(\\smax_connections=(?P<max_connections>\\d+))?(\\ssni=(?P<sni>[^\\s]+))?$';
 
+// RE2's `\s` is ASCII whitespace only ([\t\n\f\r ]), unlike JS's Unicode-aware `\s`: spell it out.
 const LINE =
-  /^(?<host>\S+):(?<port>\d+)(?:\sweight=(?<weight>\d+))?(?:\spriority=(?<priority>\d+))?(?:\smax_connections=(?<max_connections>\d+))?(?:\ssni=(?<sni>\S+))?$/;
+  /^(?<host>[^\t\n\f\r ]+):(?<port>[0-9]+)(?:[\t\n\f\r ]weight=(?<weight>[0-9]+))?(?:[\t\n\f\r ]priority=(?<priority>[0-9]+))?(?:[\t\n\f\r ]max_connections=(?<max_connections>[0-9]+))?(?:[\t\n\f\r ]sni=(?<sni>[^\t\n\f\r ]+))?$/;
+
+// Go's strings.TrimSpace (unicode.IsSpace): differs from String.prototype.trim on U+0085 / U+FEFF.
+const GO_SPACE_EDGES =
+  /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
 
 const INT64_MAX = 9223372036854775807n;
 
@@ -25,7 +30,7 @@ export function parseUintField(digits: string | undefined): number | undefined {
 
 /** Parses one line; undefined when it does not match (GoBetween logs `Cant parse <line>`). */
 export function parseBackendLine(line: string): BackendSpec | undefined {
-  const m = LINE.exec(line.trim());
+  const m = LINE.exec(line.replace(GO_SPACE_EDGES, ''));
   if (m === null || m.groups === undefined) return undefined;
   const g = m.groups;
   const host = g['host'] ?? '';

@@ -1,0 +1,38 @@
+/** Small helpers shared by the config tests (not a test file itself). */
+import { decodeServer } from '../../src/config/decode.js';
+import { prepareServer, type PreparedServer } from '../../src/config/prepare.js';
+import type { DefaultsWire } from '../../src/config/types.js';
+
+export const NO_DEFAULTS: DefaultsWire = {
+  max_connections: null,
+  client_idle_timeout: null,
+  backend_idle_timeout: null,
+  backend_connection_timeout: null,
+};
+
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+/** Decodes a JSON-shaped server body and prepares it under `name`. */
+export function prep(
+  body: Json,
+  opts: { name?: string; defaults?: DefaultsWire; exists?: boolean } = {},
+): PreparedServer {
+  const name = opts.name ?? 'x';
+  const { server } = decodeServer(body, `servers.${name}`);
+  return prepareServer(name, server, opts.defaults ?? NO_DEFAULTS, opts.exists === undefined ? {} : { exists: opts.exists });
+}
+
+/** Deep-merges `patch` into `base` (a null in the patch replaces the value). Returns a new value. */
+export function patch(base: Json, p: Json): Json {
+  if (p === null || typeof p !== 'object' || Array.isArray(p)) return p;
+  if (base === null || typeof base !== 'object' || Array.isArray(base)) return p;
+  const out: { [key: string]: Json } = { ...base };
+  for (const [k, v] of Object.entries(p)) {
+    const cur = out[k];
+    out[k] = cur === undefined ? v : patch(cur, v);
+  }
+  return out;
+}
+
+/** A minimal valid body: bind + static discovery. */
+export const MINIMAL: Json = { bind: '127.0.0.1:3000', discovery: { kind: 'static', static_list: ['127.0.0.1:8000'] } };
