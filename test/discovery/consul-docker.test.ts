@@ -4,7 +4,7 @@ import type http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ConfigError } from '../../src/core/errors.js';
+import type { ConfigError } from '../../src/core/errors.js';
 import { consulKind, sniFromTags } from '../../src/discovery/consul.js';
 import { dockerKind } from '../../src/discovery/docker.js';
 import {

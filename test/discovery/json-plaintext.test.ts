@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError } from '../../src/core/errors.js';
+import type { ConfigError } from '../../src/core/errors.js';
 import { compileDiscovery, createDiscoveryRegistry, startDiscovery } from '../../src/discovery/index.js';
 import { jsonKind } from '../../src/discovery/json.js';
 import { lookupJson, parseJsonPath } from '../../src/discovery/json-path.js';
