@@ -149,6 +149,11 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       done = true;
       reject(err);
     });
+    req.on('close', () => {
+      if (done) return;
+      done = true;
+      reject(new Error('request body aborted'));
+    });
   });
 }
 
@@ -285,6 +290,10 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
   }
 
   function fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    if (res.destroyed || req.socket.destroyed) {
+      log.debug({ err }, 'API client went away');
+      return;
+    }
     const reply = errorReply(err);
     if (reply.unexpected) log.error({ err, method: req.method, url: req.url }, 'API request failed');
     else log.debug({ status: reply.status, message: reply.message }, 'API request refused');
