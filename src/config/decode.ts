@@ -18,6 +18,8 @@
  * - A discovery/healthcheck key group exists iff one of its keys was given (even as null); it is
  *   then zero-filled.
  * - An empty (or whitespace-only) document is an empty config, in both formats.
+ * - Q-31: `consul_service_datacenter` (the name in GoBetween's sample config, which GoBetween
+ *   ignores) is read as `consul_datacenter`, with a warning.
  *
  * The schema is the descriptor tables below rather than zod: zod has no case-insensitive key
  * matching nor unknown-key reporting, and its issues do not carry Go's type vocabulary.
@@ -232,6 +234,7 @@ function struct<T extends object>(fields: Fields<T>): Field<T> {
 function grouped<C extends object, G extends object>(
   common: Fields<C>,
   groups: { [K in keyof G]-?: Fields<G[K] & object> },
+  aliases: Readonly<Record<string, string>> = {},
 ): Field<(C & Partial<G>) | null> {
   const lookup = new Map<string, { group: (keyof G & string) | null; field: Field<unknown> }>();
   for (const name of Object.keys(common) as (keyof C & string)[]) {
@@ -240,6 +243,10 @@ function grouped<C extends object, G extends object>(
   for (const g of Object.keys(groups) as (keyof G & string)[]) {
     const gf = groups[g] as Record<string, Field<unknown>>;
     for (const name of Object.keys(gf)) lookup.set(name, { group: g, field: gf[name] as Field<unknown> });
+  }
+  for (const [alias, target] of Object.entries(aliases)) {
+    const entry = lookup.get(target);
+    if (entry !== undefined) lookup.set(alias, entry);
   }
   const names = [...lookup.keys()];
   return {
@@ -256,16 +263,21 @@ function grouped<C extends object, G extends object>(
           ctx.warnings.push(`unknown key ${join(path, key)}`);
           continue;
         }
-        const decoded = entry.field.decode(value, join(path, name), ctx);
+        const aliasOf = Object.hasOwn(aliases, name) ? aliases[name] : undefined;
+        if (aliasOf !== undefined) {
+          ctx.warnings.push(`${join(path, key)}: read as ${aliasOf} (GoBetween ignores this documented alias)`);
+        }
+        const canonical = aliasOf ?? name;
+        const decoded = entry.field.decode(value, join(path, canonical), ctx);
         if (entry.group === null) {
-          base[name] = decoded;
+          base[canonical] = decoded;
         } else {
           let target = present.get(entry.group);
           if (target === undefined) {
             target = zeroOf(groups[entry.group]) as Record<string, unknown>;
             present.set(entry.group, target);
           }
-          target[name] = decoded;
+          target[canonical] = decoded;
         }
       }
       // Groups in declaration order (GoBetween's output order).
@@ -397,6 +409,8 @@ const discovery = grouped<DiscoveryCommon, DiscoveryGroups>(
       lxd_container_address_type: str,
     },
   },
+  // Q-31: GoBetween's sample config documents this name, but only `consul_datacenter` is read.
+  { consul_service_datacenter: 'consul_datacenter' },
 );
 
 type HealthcheckCommon = Pick<HealthcheckWire, 'kind' | 'interval' | 'passes' | 'fails' | 'timeout' | 'initial_status'>;

@@ -388,3 +388,13 @@ test('server names are map keys: any string, including __proto__', () => {
 test('the last of two spellings of a key wins', () => {
   assert.equal(decodeServer({ bind: ':1', BIND: ':2' }).server.bind, ':2');
 });
+
+test('Q-31: consul_service_datacenter is read as consul_datacenter, with a warning', () => {
+  const { server: s, warnings } = decodeServer(
+    { bind: ':1', discovery: { kind: 'consul', consul_host: 'localhost:8500', consul_service_datacenter: 'dc2' } },
+    'servers.c',
+  );
+  assert.equal(s.discovery?.consul?.consul_datacenter, 'dc2');
+  assert.deepEqual(warnings, ['servers.c.discovery.consul_service_datacenter: read as consul_datacenter (GoBetween ignores this documented alias)']);
+  assert.equal(Object.hasOwn(s.discovery?.consul ?? {}, 'consul_service_datacenter'), false);
+});
