@@ -131,7 +131,7 @@ export async function startProfiler(opts: ProfilerOptions): Promise<ProfilerServ
   let bound: AddressInfo | undefined;
   try {
     bound = await listenOn(server, parseBind(opts.bind, 80));
-    log.info(`Profiler listening on ${opts.bind}`);
+    log.info(`Starting profiler on ${opts.bind}`);
     server.on('error', (err) => log.error({ err }, 'profiler listener error'));
   } catch (err) {
     log.error(`Failed to start profiler: ${listenErrorText(opts.bind, err)}`);

@@ -285,7 +285,7 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
     const decoded = decodeServer(body);
     for (const w of decoded.warnings) log.warn(w);
     await manager.create(m.name, decoded.server);
-    log.info(`Created server '${m.name}' via API`);
+    log.debug(`Created server '${m.name}' via API`);
     sendJson(res, 200, 'null');
   }
 
@@ -361,6 +361,7 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
     else socket.destroy();
   });
 
+  log.info('Starting up API');
   const addr = parseBind(api.bind, api.tls !== null ? 443 : 80);
   let bound: AddressInfo;
   try {
@@ -369,7 +370,7 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
     throw new Error(listenErrorText(api.bind, err), { cause: err });
   }
   server.on('error', (err) => log.error({ err }, 'API listener error'));
-  log.info(`API listening on ${api.bind}`);
+  log.info(`Starting ${api.tls !== null ? 'HTTPS' : 'HTTP'} server ${api.bind}`);
 
   return {
     close: () => closeServer(server),

@@ -54,7 +54,7 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
   let bound: AddressInfo | undefined;
   try {
     bound = await listenOn(server, parseBind(opts.bind, 80));
-    log.info(`Metrics server listening on ${opts.bind}`);
+    log.info(`Starting up Metrics server ${opts.bind}`);
     server.on('error', (err) => log.error({ err }, 'metrics listener error'));
   } catch (err) {
     log.error(`Failed to listen and serve prometeus metrics endpoint: ${listenErrorText(opts.bind, err)}`);
