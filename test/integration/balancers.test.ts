@@ -1,0 +1,320 @@
+/**
+ * The six balancers end to end over loopback sockets: identity backends (each answers its id),
+ * a TcpServer in front of a BackendPool + Elector, real clients. Bounded: every socket is closed,
+ * every wait has a deadline.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import { Elector } from '../../src/balance/elector.js';
+import { createBalancerRegistry } from '../../src/balance/index.js';
+import type { PickContext } from '../../src/balance/types.js';
+import { ipHash } from '../../src/balance/hash.js';
+import { BackendPool } from '../../src/control/backend-pool.js';
+import { type Backend, backendSpec, type BackendSpec, ServerCounters } from '../../src/core/backend.js';
+import { seededRandom } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/log.js';
+import { TcpServer } from '../../src/data/tcp-server.js';
+
+// ---- fixtures ------------------------------------------------------------------------------------
+
+interface IdBackend {
+  readonly id: string;
+  readonly port: number;
+  readonly server: net.Server;
+  readonly sockets: Set<net.Socket>;
+}
+
+/** A backend that writes `<id>\n` on every connection and closes when the peer does. */
+async function idBackend(id: string): Promise<IdBackend> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => undefined);
+    s.on('end', () => s.end());
+    s.resume();
+    s.write(`${id}\n`);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const a = server.address();
+  assert.ok(a !== null && typeof a !== 'string');
+  return { id, port: a.port, server, sockets };
+}
+
+async function closeBackend(b: IdBackend): Promise<void> {
+  for (const s of b.sockets) s.destroy();
+  await new Promise<void>((resolve) => b.server.close(() => resolve()));
+}
+
+interface Lb {
+  readonly tcp: TcpServer;
+  readonly pool: BackendPool;
+  readonly elector: Elector;
+  readonly port: number;
+  readonly family: string;
+}
+
+async function startLb(balance: string, specs: readonly BackendSpec[], bind = '127.0.0.1:0'): Promise<Lb> {
+  const kind = createBalancerRegistry().get(balance);
+  assert.ok(kind !== undefined);
+  const pool = new BackendPool({ initialLive: true });
+  pool.setDiscovered(specs);
+  const elector = new Elector(kind.create({ random: seededRandom(2024) }));
+  const tcp = new TcpServer({
+    name: `it-${balance}`,
+    bind,
+    maxConnections: 0,
+    clientIdleTimeoutMs: 0,
+    backendIdleTimeoutMs: 0,
+    backendConnectionTimeoutMs: 2000,
+    access: null,
+    pool,
+    elector,
+    counters: new ServerCounters(),
+    log: silentLogger,
+  });
+  await tcp.listen();
+  const a = tcp.address();
+  return { tcp, pool, elector, port: a.port, family: a.family };
+}
+
+interface Answer {
+  readonly id: string;
+  readonly socket: net.Socket;
+}
+
+/** Connects through the balancer and reads the backend id; the socket stays open. */
+function connect(port: number, localAddress = '127.0.0.1'): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port, localAddress });
+    let buf = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('no answer within 5 s'));
+    }, 5000);
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      buf += chunk;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve({ id: buf.slice(0, nl), socket });
+      }
+    });
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      reject(new Error(`closed before an answer (got ${JSON.stringify(buf)})`));
+    });
+  });
+}
+
+/** Ends a client socket and waits until it is fully closed. */
+async function hangUp(socket: net.Socket): Promise<void> {
+  if (socket.destroyed) return;
+  const closed = once(socket, 'close');
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), 2000);
+  await closed;
+  clearTimeout(timer);
+}
+
+/** One complete request: connect, read the id, hang up. */
+async function ask(port: number, localAddress = '127.0.0.1'): Promise<string> {
+  const a = await connect(port, localAddress);
+  await hangUp(a.socket);
+  return a.id;
+}
+
+async function askMany(port: number, count: number, batch: number): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (let done = 0; done < count; done += batch) {
+    const ids = await Promise.all(Array.from({ length: Math.min(batch, count - done) }, () => ask(port)));
+    for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return counts;
+}
+
+async function until(what: string, cond: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Starts `n` identity backends and maps pool keys to ids. */
+async function backends(n: number, prefix = 'b'): Promise<IdBackend[]> {
+  return Promise.all(Array.from({ length: n }, (_, i) => idBackend(`${prefix}${i}`)));
+}
+
+function spec(b: IdBackend, extra?: Partial<BackendSpec>): BackendSpec {
+  return backendSpec('127.0.0.1', String(b.port), extra);
+}
+
+function idOf(all: readonly IdBackend[], backend: Backend | string): string {
+  assert.ok(typeof backend !== 'string', String(backend));
+  const found = all.find((b) => String(b.port) === backend.port);
+  assert.ok(found !== undefined);
+  return found.id;
+}
+
+async function withLb(
+  balance: string,
+  bs: readonly IdBackend[],
+  specs: readonly BackendSpec[],
+  body: (lb: Lb) => Promise<void>,
+  bind?: string,
+): Promise<void> {
+  const lb = await startLb(balance, specs, bind);
+  try {
+    await body(lb);
+  } finally {
+    await lb.tcp.close();
+    lb.pool.close();
+    await Promise.all(bs.map(closeBackend));
+  }
+}
+
+const ctx = (clientIp: string): PickContext => ({ clientIp, clientPort: 1, sni: '' });
+
+// ---- tests ---------------------------------------------------------------------------------------
+
+test('weight 1:3 over 4000 connections, within ±5 %', { timeout: 60_000 }, async (t) => {
+  const bs = await backends(2);
+  const [light, heavy] = bs as [IdBackend, IdBackend];
+  await withLb('weight', bs, [spec(light, { weight: 1 }), spec(heavy, { weight: 3 })], async (lb) => {
+    const counts = await askMany(lb.port, 4000, 20);
+    const l = counts.get(light.id) ?? 0;
+    const h = counts.get(heavy.id) ?? 0;
+    assert.equal(l + h, 4000);
+    t.diagnostic(`weight 1: ${l}, weight 3: ${h}`);
+    assert.ok(Math.abs(l - 1000) <= 50, `weight 1 got ${l}/4000`);
+    assert.ok(Math.abs(h - 3000) <= 150, `weight 3 got ${h}/4000`);
+    await until('all leases released', () => lb.pool.eligible.every((b) => b.active === 0));
+  });
+});
+
+test('weight: a worse priority group is unused while a better one has live backends', { timeout: 20_000 }, async () => {
+  const bs = await backends(3);
+  const [a, b, c] = bs as [IdBackend, IdBackend, IdBackend];
+  const specs = [spec(a, { priority: 1 }), spec(b, { priority: 1 }), spec(c, { priority: 2, weight: 10 })];
+  await withLb('weight', bs, specs, async (lb) => {
+    const first = await askMany(lb.port, 60, 10);
+    assert.equal(first.get(c.id), undefined);
+    assert.ok((first.get(a.id) ?? 0) > 0 && (first.get(b.id) ?? 0) > 0);
+
+    lb.pool.setLive(`127.0.0.1:${a.port}`, false);
+    lb.pool.setLive(`127.0.0.1:${b.port}`, false);
+    const fallback = await askMany(lb.port, 10, 5);
+    assert.deepEqual([...fallback], [[c.id, 10]]);
+
+    lb.pool.setLive(`127.0.0.1:${a.port}`, true);
+    const back = await askMany(lb.port, 10, 5);
+    assert.deepEqual([...back], [[a.id, 10]]);
+  });
+});
+
+test('roundrobin: exact rotation over the sorted backends', { timeout: 20_000 }, async () => {
+  const bs = await backends(3);
+  await withLb('roundrobin', bs, bs.map((b) => spec(b)), async (lb) => {
+    const order = lb.pool.eligible.map((b) => idOf(bs, b));
+    const got: string[] = [];
+    for (let i = 0; i < 9; i++) got.push(await ask(lb.port));
+    assert.deepEqual(got, [...order, ...order, ...order]);
+  });
+});
+
+test('leastconn: the backend with the fewest open connections is chosen', { timeout: 20_000 }, async () => {
+  const bs = await backends(3);
+  await withLb('leastconn', bs, bs.map((b) => spec(b)), async (lb) => {
+    const [x, y, z] = lb.pool.eligible.map((b) => idOf(bs, b)) as [string, string, string];
+    const held: Answer[] = [];
+    try {
+      // All at 0: ties go to the last in key order; each held connection counts from election on.
+      for (let i = 0; i < 4; i++) held.push(await connect(lb.port));
+      assert.deepEqual(held.map((h) => h.id), [z, y, x, z]);
+      assert.deepEqual(lb.pool.eligible.map((b) => b.active), [1, 1, 2]);
+
+      // Release the connection on the first backend: it becomes the least loaded.
+      const onX = held.splice(2, 1)[0] as Answer;
+      await hangUp(onX.socket);
+      await until('lease released', () => lb.pool.eligible[0]?.active === 0);
+      const next = await connect(lb.port);
+      held.push(next);
+      assert.equal(next.id, x);
+
+      // Two more: y (1 vs z's 2, tie with x at 1 -> last of the equals), then x.
+      for (let i = 0; i < 2; i++) held.push(await connect(lb.port));
+      assert.deepEqual(held.slice(-2).map((h) => h.id), [y, x]);
+    } finally {
+      await Promise.all(held.map((h) => hangUp(h.socket)));
+    }
+    await until('all leases released', () => lb.pool.eligible.every((b) => b.active === 0));
+  });
+});
+
+test('iphash: stable per client address, following the hash of the bytes the listener sees', { timeout: 20_000 }, async () => {
+  const bs = await backends(5);
+  await withLb('iphash', bs, bs.map((b) => spec(b)), async (lb) => {
+    for (const ip of ['127.0.0.1', '127.0.0.2']) {
+      const ids = new Set<string>();
+      for (let i = 0; i < 8; i++) ids.add(await ask(lb.port, ip));
+      assert.equal(ids.size, 1, `${ip} went to ${[...ids].join(', ')}`);
+      // An IPv4 listener reports dotted IPv4: the 4-byte form is hashed.
+      const expected = lb.pool.eligible[(ipHash(ip) >>> 0) % lb.pool.eligible.length];
+      assert.ok(expected !== undefined);
+      assert.equal([...ids][0], idOf(bs, expected), ip);
+    }
+  });
+});
+
+test('iphash on a wildcard (dual-stack) listener hashes the 16-byte mapped form', { timeout: 20_000 }, async (t) => {
+  const bs = await backends(7);
+  await withLb('iphash', bs, bs.map((b) => spec(b)), async (lb) => {
+    // Without IPv6 the server falls back to an IPv4-only socket and peers are 4-byte again.
+    const seen = lb.family === 'IPv6' ? '::ffff:127.0.0.1' : '127.0.0.1';
+    t.diagnostic(`listener family ${lb.family}: hashing ${seen}`);
+    const expected = lb.pool.eligible[(ipHash(seen) >>> 0) % lb.pool.eligible.length];
+    assert.ok(expected !== undefined);
+    for (let i = 0; i < 4; i++) assert.equal(await ask(lb.port), idOf(bs, expected));
+  }, ':0');
+});
+
+test('iphash1: a client keeps its backend; adding a 5th moves about 1/5 of clients, all to it', { timeout: 20_000 }, async (t) => {
+  const bs = await backends(5);
+  const four = bs.slice(0, 4);
+  const fifth = bs[4] as IdBackend;
+  await withLb('iphash1', bs, four.map((b) => spec(b)), async (lb) => {
+    const pick = (ip: string): Backend | string =>
+      lb.elector.elect(ctx(ip), lb.pool.eligible, lb.pool.anyMaxConnections);
+    const mine = await ask(lb.port, '127.0.0.1');
+    assert.equal(mine, idOf(bs, pick('127.0.0.1')));
+    assert.equal(await ask(lb.port, '127.0.0.1'), mine);
+
+    const random = seededRandom(77);
+    const clients = Array.from({ length: 4000 }, () =>
+      `${1 + Math.floor(random() * 223)}.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}`);
+    const before = clients.map(pick);
+
+    lb.pool.setDiscovered(bs.map((b) => spec(b)));
+    const after = clients.map(pick);
+    let moved = 0;
+    for (let i = 0; i < clients.length; i++) {
+      if (after[i] === before[i]) continue;
+      moved++;
+      assert.equal(idOf(bs, after[i] as Backend), fifth.id);
+    }
+    t.diagnostic(`moved ${moved}/${clients.length}`);
+    assert.ok(Math.abs(moved / clients.length - 0.2) < 0.04, `moved ${moved}/${clients.length}`);
+
+    // The real connection follows the new mapping.
+    assert.equal(await ask(lb.port, '127.0.0.1'), idOf(bs, pick('127.0.0.1')));
+  });
+});
