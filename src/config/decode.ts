@@ -12,6 +12,9 @@
  *   grammar is checked by `prepareServer`.
  * - Deliberate difference: a negative value for the unsigned `udp.max_requests`/`max_responses` is
  *   an error in both formats (GoBetween's TOML decoder wraps it to a huge number).
+ * - Leniencies: JSON numbers are read after `JSON.parse`, so `1.0` and `1e2` are accepted as
+ *   integers (Go's JSON decoder refuses them); TOML is parsed as TOML 1.0 (dotted keys, mixed
+ *   arrays), a superset of the TOML 0.4 GoBetween reads.
  * - JSON `null` means "absent": value sections and scalars keep their zero value, pointer sections
  *   (`acme`, `profiler`, `basic_auth`, `tls`, `sni`, `backends_tls`, `udp`, `access`,
  *   `proxy_protocol`, `discovery`, `healthcheck`) and the four connection options stay null.
