@@ -56,6 +56,7 @@ export function profileSeconds(raw: string | null): number | undefined {
 export async function startProfiler(opts: ProfilerOptions): Promise<ProfilerServer> {
   const { log } = opts;
   let profiling = false;
+  let snapshotting = false;
   /** Aborts the running profile (server closing). */
   const aborts = new Set<() => void>();
 
@@ -106,12 +107,22 @@ export async function startProfiler(opts: ProfilerOptions): Promise<ProfilerServ
   }
 
   async function heap(res: ServerResponse): Promise<void> {
-    const snapshot = getHeapSnapshot();
-    res.writeHead(200, {
-      'Content-Type': 'application/json',
-      'Content-Disposition': 'attachment; filename="heap.heapsnapshot"',
-    });
-    await pipeline(snapshot, res);
+    // A snapshot can be as large as the heap: one at a time.
+    if (snapshotting) {
+      text(res, 500, 'Could not take a heap snapshot: one is already in progress\n');
+      return;
+    }
+    snapshotting = true;
+    try {
+      const snapshot = getHeapSnapshot();
+      res.writeHead(200, {
+        'Content-Type': 'application/json',
+        'Content-Disposition': 'attachment; filename="heap.heapsnapshot"',
+      });
+      await pipeline(snapshot, res);
+    } finally {
+      snapshotting = false;
+    }
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

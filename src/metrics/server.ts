@@ -1,10 +1,12 @@
 /**
  * The `[metrics]` listener: plain HTTP, no auth, `GET /metrics` only (Q-24 fixed: no debug
  * endpoints here). A listen failure is logged and the process goes on, as in GoBetween.
+ * Like Go's promhttp handler, it also exposes `promhttp_metric_handler_requests_total{code}` and
+ * `promhttp_metric_handler_requests_in_flight` for its own scrapes.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { closeServer, listenErrorText, listenOn, parseBind } from '../api/listen.js';
 import type { Logger } from '../core/log.js';
 
@@ -26,27 +28,57 @@ function notFound(res: ServerResponse): void {
   res.end('404 page not found\n');
 }
 
-async function handle(registry: Registry, req: IncomingMessage, res: ServerResponse, log: Logger): Promise<void> {
+interface HandlerMetrics {
+  readonly requests: Counter<'code'>;
+  readonly inFlight: Gauge;
+}
+
+/** The handler's own metrics, registered once per registry. */
+function handlerMetrics(registry: Registry): HandlerMetrics {
+  const requestsName = 'promhttp_metric_handler_requests_total';
+  const inFlightName = 'promhttp_metric_handler_requests_in_flight';
+  const requests =
+    (registry.getSingleMetric(requestsName) as Counter<'code'> | undefined) ??
+    new Counter({ name: requestsName, help: 'Total number of scrapes by HTTP status code.', labelNames: ['code'], registers: [registry] });
+  const inFlight =
+    (registry.getSingleMetric(inFlightName) as Gauge | undefined) ??
+    new Gauge({ name: inFlightName, help: 'Current number of scrapes being served.', registers: [registry] });
+  return { requests, inFlight };
+}
+
+async function handle(
+  registry: Registry,
+  own: HandlerMetrics,
+  req: IncomingMessage,
+  res: ServerResponse,
+  log: Logger,
+): Promise<void> {
   const path = (req.url ?? '/').split('?', 1)[0];
   if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
     notFound(res);
     return;
   }
+  own.inFlight.inc();
   try {
     const body = await registry.metrics();
+    own.requests.inc({ code: '200' });
     res.writeHead(200, { 'Content-Type': registry.contentType, 'Content-Length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);
   } catch (err) {
+    own.requests.inc({ code: '500' });
     log.error({ err }, 'Failed to collect metrics');
     if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
     res.end('An error has occurred while serving metrics\n');
+  } finally {
+    own.inFlight.dec();
   }
 }
 
 export async function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
   const { log, registry } = opts;
+  const own = handlerMetrics(registry);
   const server = createServer((req, res) => {
-    handle(registry, req, res, log).catch((err: unknown) => {
+    handle(registry, own, req, res, log).catch((err: unknown) => {
       log.error({ err }, 'metrics handler failed');
       res.destroy();
     });

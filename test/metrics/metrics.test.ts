@@ -140,6 +140,16 @@ describe('metrics (pull-style collectors)', () => {
     assert.equal((await req(port, '/metrics', { method: 'POST', body: '' })).status, 404);
   });
 
+  it("counts its own scrapes like Go's promhttp handler", async () => {
+    await scrape();
+    const fams = await scrape();
+    const total = series(fams, 'promhttp_metric_handler_requests_total', { code: '200' });
+    assert.equal(total.length, 1);
+    assert.ok((total[0]?.value ?? 0) >= 1);
+    assert.equal(fams.get('promhttp_metric_handler_requests_total')?.type, 'counter');
+    assert.equal(series(fams, 'promhttp_metric_handler_requests_in_flight')[0]?.value, 1);
+  });
+
   it('two registries do not share state (no module singletons)', async () => {
     const other = createMetrics({ manager: new FakeManager(), version: '9', defaultMetrics: false });
     try {
