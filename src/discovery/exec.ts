@@ -3,7 +3,7 @@
  * with the backend line grammar (bad lines warned and skipped). Non-zero exit, spawn failure,
  * kill or timeout -> fetch error. The child is killed (SIGKILL) when the fetch is aborted.
  */
-import { execFile } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import type { BackendSpec } from '../core/backend.js';
 import { parseBackendLine } from '../core/backend-line.js';
 import { ConfigError } from '../core/errors.js';
@@ -18,28 +18,63 @@ export interface ExecSettings {
 
 const MAX_OUTPUT = 4 * 1024 * 1024;
 
-/** Runs the command; resolves with stdout, rejects on any failure (exported for reuse). */
+/**
+ * Runs the command; resolves with stdout, rejects on any failure. The child leads its own process
+ * group, so an abort kills whatever it started too (a script's `sleep`, `curl`, ...), and the
+ * promise settles at once instead of waiting for grandchildren that still hold the pipe.
+ */
 export function runCommand(file: string, args: readonly string[], signal: AbortSignal): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     if (signal.aborted) {
       reject(abortReason(signal));
       return;
     }
-    execFile(file, args, { signal, killSignal: 'SIGKILL', maxBuffer: MAX_OUTPUT, encoding: 'utf8', windowsHide: true },
-      (err, stdout) => {
-        if (err === null) {
-          resolve(stdout);
-          return;
-        }
-        if (signal.aborted) {
-          reject(abortReason(signal));
-          return;
-        }
-        const code = (err as { code?: unknown }).code;
-        if (typeof code === 'number') reject(new Error(`${file} exited with status ${code}`));
-        else if (err.killed || (err as { signal?: unknown }).signal) reject(new Error(`${file} was killed`));
-        else reject(new Error(`${file}: ${err.message}`));
-      });
+    let child: ChildProcess;
+    try {
+      child = spawn(file, args, { stdio: ['ignore', 'pipe', 'ignore'], detached: true, windowsHide: true });
+    } catch (err) {
+      reject(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    let settled = false;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const killGroup = (): void => {
+      const pid = child.pid;
+      try {
+        if (pid !== undefined) process.kill(-pid, 'SIGKILL');
+        else child.kill('SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    };
+    const finish = (err: Error | undefined, out?: string): void => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      if (err !== undefined) reject(err);
+      else resolve(out ?? '');
+    };
+    const onAbort = (): void => {
+      killGroup();
+      finish(abortReason(signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    child.stdout?.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_OUTPUT) {
+        killGroup();
+        finish(new Error(`${file}: output larger than ${MAX_OUTPUT} bytes`));
+        return;
+      }
+      chunks.push(c);
+    });
+    child.on('error', (err) => finish(new Error(`${file}: ${err.message}`)));
+    child.on('close', (code, sig) => {
+      if (code === 0) finish(undefined, Buffer.concat(chunks).toString('utf8'));
+      else if (code !== null) finish(new Error(`${file} exited with status ${code}`));
+      else finish(new Error(`${file} was killed by ${sig ?? 'a signal'}`));
+    });
   });
 }
 
