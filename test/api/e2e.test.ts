@@ -335,3 +335,46 @@ describe('REST API end to end (real server manager)', () => {
     assert.equal((await del('st')).status, 200);
   });
 });
+
+describe('GET /servers on a config file with two servers (§12.3)', () => {
+  it('lists exactly those names with every §3.6 key, null sections and defaults filled', async () => {
+    const [pa, pb] = [await freePort(), await freePort()];
+    const text = JSON.stringify({
+      api: { enabled: true, bind: '127.0.0.1:0' },
+      servers: {
+        b: { bind: `127.0.0.1:${pb}`, access: { rules: ['allow 127.0.0.1'] }, discovery: { kind: 'static', static_list: ['127.0.0.1:1'] } },
+        a: { bind: `127.0.0.1:${pa}`, discovery: { kind: 'static', static_list: ['127.0.0.1:2'] } },
+      },
+    });
+    const app = await startApp({
+      config: decodeConfig(text, 'json').config,
+      source: { kind: 'file', path: 'two.json' },
+      log: silentLogger,
+      version: '0.8.2',
+      startTime: new Date(),
+    });
+    try {
+      const port = app.apiAddress?.port ?? 0;
+      const r = await req(port, '/servers');
+      assert.equal(r.status, 200);
+      const all = JSON.parse(r.body) as Record<string, Record<string, unknown>>;
+      assert.deepEqual(Object.keys(all), ['a', 'b']);
+      const a = all['a'];
+      assert.ok(a);
+      assert.deepEqual(Object.keys(a), [
+        'max_connections', 'client_idle_timeout', 'backend_idle_timeout', 'backend_connection_timeout',
+        'bind', 'protocol', 'balance', 'sni', 'tls', 'backends_tls', 'udp', 'access', 'proxy_protocol',
+        'discovery', 'healthcheck',
+      ]);
+      for (const k of ['sni', 'tls', 'backends_tls', 'udp', 'access', 'proxy_protocol']) assert.equal(a[k], null, k);
+      assert.equal(a['protocol'], 'tcp');
+      assert.equal(a['balance'], 'weight');
+      assert.equal(a['max_connections'], 0);
+      assert.deepEqual(a['discovery'], { kind: 'static', failpolicy: 'keeplast', interval: '0', timeout: '0', static_list: ['127.0.0.1:2'] });
+      assert.deepEqual(a['healthcheck'], { kind: 'none', interval: '0', passes: 1, fails: 1, timeout: '0' });
+      assert.deepEqual(all['b']?.['access'], { default: 'allow', rules: ['allow 127.0.0.1'] });
+    } finally {
+      await app.close(0);
+    }
+  });
+});
