@@ -137,7 +137,30 @@ async function main(): Promise<void> {
     log.child({ name: 'process' }).error(`unhandled rejection: ${errorMessage(reason)}`);
   });
 
-  let app: App;
+  // Signals are handled from here on, also while servers are still starting.
+  let app: App | undefined;
+  let stopSignal: NodeJS.Signals | undefined;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopSignal !== undefined) {
+      log.child({ name: 'manager' }).warn(`${signal} again: exiting now`);
+      cleanupPid();
+      process.exit(1);
+    }
+    stopSignal = signal;
+    if (app === undefined) return; // handled once start-up finishes
+    log.child({ name: 'manager' }).info(`${signal}: stopping, active connections get ${opts.shutdownGraceMs} ms`);
+    app
+      .close(opts.shutdownGraceMs)
+      .catch((err: unknown) => log.child({ name: 'manager' }).error(`shutdown: ${errorMessage(err)}`))
+      .finally(() => {
+        cleanupPid();
+        log.child({ name: 'manager' }).info('Stopped');
+        void logs.close().finally(() => process.exit(0));
+      });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
   try {
     app = await startApp({ config: decoded.config, source, log, version: VERSION, startTime: new Date() });
   } catch (err) {
@@ -151,27 +174,11 @@ async function main(): Promise<void> {
     cleanupPid();
     fail(1, text);
   }
-
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      log.child({ name: 'manager' }).warn(`${signal} again: exiting now`);
-      cleanupPid();
-      process.exit(1);
-    }
-    stopping = true;
-    log.child({ name: 'manager' }).info(`${signal}: stopping, active connections get ${opts.shutdownGraceMs} ms`);
-    app
-      .close(opts.shutdownGraceMs)
-      .catch((err: unknown) => log.child({ name: 'manager' }).error(`shutdown: ${errorMessage(err)}`))
-      .finally(() => {
-        cleanupPid();
-        log.child({ name: 'manager' }).info('Stopped');
-        void logs.close().finally(() => process.exit(0));
-      });
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  if (stopSignal !== undefined) {
+    const signal = stopSignal;
+    stopSignal = undefined;
+    stop(signal);
+  }
 }
 
 main().catch((err: unknown) => fail(1, describe(err)));
