@@ -1,0 +1,146 @@
+/** Shared helpers for the TCP data-path integration tests (loopback only, every handle tracked). */
+import net, { type AddressInfo, type Server, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { Elector } from '../../src/balance/elector.js';
+import { RoundRobinBalancer } from '../../src/balance/roundrobin.js';
+import { backendSpec, ServerCounters, type BackendSpec } from '../../src/core/backend.js';
+import { silentLogger } from '../../src/core/log.js';
+import { BackendPool } from '../../src/control/backend-pool.js';
+import { TcpServer, type TcpServerOptions } from '../../src/data/tcp-server.js';
+
+/** Tracks servers and sockets created by a test so they can all be closed at the end. */
+export class Handles {
+  private readonly servers: Server[] = [];
+  private readonly sockets: Socket[] = [];
+  private readonly tcp: TcpServer[] = [];
+
+  server(s: Server): Server {
+    this.servers.push(s);
+    s.on('connection', (c: Socket) => this.sockets.push(c));
+    return s;
+  }
+
+  socket(s: Socket): Socket {
+    this.sockets.push(s);
+    return s;
+  }
+
+  tcpServer(s: TcpServer): TcpServer {
+    this.tcp.push(s);
+    return s;
+  }
+
+  async closeAll(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await Promise.all(this.tcp.map((t) => t.close()));
+    await Promise.all(
+      this.servers.map((s) => (s.listening ? new Promise<void>((r) => s.close(() => r())) : Promise.resolve())),
+    );
+  }
+}
+
+/** A backend server on 127.0.0.1:0 with allowHalfOpen; `handler` gets every connection. */
+export async function startBackend(h: Handles, handler: (s: Socket) => void): Promise<Server & { port: number }> {
+  const srv = h.server(net.createServer({ allowHalfOpen: true }, handler));
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  return Object.assign(srv, { port: (srv.address() as AddressInfo).port });
+}
+
+/** Echo backend: writes back what it reads, ends when the client ends. */
+export function echoHandler(s: Socket): void {
+  s.on('error', () => undefined);
+  s.pipe(s);
+}
+
+/** A port on 127.0.0.1 where nothing listens. */
+export async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export interface Setup {
+  server: TcpServer;
+  pool: BackendPool;
+  counters: ServerCounters;
+  port: number;
+}
+
+export async function startProxy(
+  h: Handles,
+  specs: BackendSpec[],
+  opts: Partial<TcpServerOptions> = {},
+): Promise<Setup> {
+  const pool = new BackendPool({ initialLive: true });
+  pool.setDiscovered(specs);
+  const counters = new ServerCounters();
+  const server = h.tcpServer(
+    new TcpServer({
+      name: 'test',
+      bind: '127.0.0.1:0',
+      maxConnections: 0,
+      clientIdleTimeoutMs: 0,
+      backendIdleTimeoutMs: 0,
+      backendConnectionTimeoutMs: 0,
+      access: null,
+      pool,
+      elector: new Elector(new RoundRobinBalancer()),
+      counters,
+      log: silentLogger,
+      ...opts,
+    }),
+  );
+  await server.listen();
+  return { server, pool, counters, port: server.address().port };
+}
+
+export function spec(port: number, extra?: Partial<BackendSpec>): BackendSpec {
+  return backendSpec('127.0.0.1', String(port), extra);
+}
+
+/** Connects a client to 127.0.0.1:port (allowHalfOpen), resolved once connected. */
+export async function connectClient(h: Handles, port: number, host = '127.0.0.1'): Promise<Socket> {
+  const c = h.socket(net.connect({ host, port, allowHalfOpen: true }));
+  c.on('error', () => undefined);
+  await once(c, 'connect');
+  return c;
+}
+
+/** Resolves when the peer closed the socket (FIN or RST seen); rejects after `ms`. */
+export function closedWithin(s: Socket, ms: number): Promise<void> {
+  if (s.readableEnded || s.closed) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`socket not closed within ${ms} ms`)), ms);
+    const done = (): void => {
+      clearTimeout(t);
+      resolve();
+    };
+    s.once('end', done);
+    s.once('close', done);
+    s.resume();
+  });
+}
+
+/** Polls `cond` every 5 ms until true; rejects after `ms`. */
+export async function waitFor(cond: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Reads everything until the peer's FIN (or close) into one Buffer. */
+export function readAll(s: Socket): Promise<Buffer> {
+  return new Promise<Buffer>((resolve) => {
+    const parts: Buffer[] = [];
+    const done = (): void => resolve(Buffer.concat(parts));
+    s.on('data', (d: Buffer) => parts.push(d));
+    s.once('end', done);
+    s.once('close', done);
+  });
+}
