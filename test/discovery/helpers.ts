@@ -1,7 +1,7 @@
 /** Shared helpers of the discovery tests: wire builders, a capturing logger, polling, servers. */
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type net from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import type {
@@ -96,6 +96,31 @@ export function keys(specs: readonly BackendSpec[] | undefined): string[] {
   return (specs ?? []).map((s) => `${s.host}:${s.port}`).sort();
 }
 
+/**
+ * Listens on 127.0.0.1 at a random port below the ephemeral range: on a machine busy with other
+ * loopback load, `listen(0)` itself can fail with EADDRINUSE when ephemeral ports run out.
+ */
+export async function listenLoopback(server: net.Server): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const ok = await new Promise<boolean>((resolve) => {
+      const onError = (): void => {
+        server.off('listening', onListening);
+        resolve(false);
+      };
+      const onListening = (): void => {
+        server.off('error', onError);
+        resolve(true);
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      server.listen(port, '127.0.0.1');
+    });
+    if (ok) return port;
+    if (attempt > 50) throw new Error('no free loopback port');
+  }
+}
+
 export interface TestHttpServer {
   /** `http://127.0.0.1:<port>` (or the socket path for unix servers). */
   readonly url: string;
@@ -114,11 +139,9 @@ export async function startHttpServer(
     requests.push(req);
     handler(req, res);
   });
-  await new Promise<void>((resolve) => {
-    if (socketPath !== undefined) server.listen(socketPath, resolve);
-    else server.listen(0, '127.0.0.1', resolve);
-  });
-  const port = socketPath === undefined ? (server.address() as AddressInfo).port : 0;
+  let port = 0;
+  if (socketPath !== undefined) await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  else port = await listenLoopback(server);
   return {
     url: socketPath ?? `http://127.0.0.1:${port}`,
     port,
@@ -146,8 +169,7 @@ export async function startHttpsServer(
     requests.push(req);
     handler(req, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenLoopback(server);
   return {
     url: `https://127.0.0.1:${port}`,
     port,
