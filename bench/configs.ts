@@ -10,11 +10,17 @@ export interface BenchPorts {
   readonly tsbetweenIperf: number;
   readonly haproxyHttp: number;
   readonly haproxyIperf: number;
+  /** The optional second tsbetween build (BENCH_ALT_CLI). */
+  readonly altHttp: number;
+  readonly altIperf: number;
 }
 
 const addr = (port: number): string => `127.0.0.1:${port}`;
 
-export function tsbetweenToml(p: BenchPorts): string {
+/** tsbetween's config; `alt` binds the second build's ports instead. */
+export function tsbetweenToml(p: BenchPorts, alt = false): string {
+  const httpPort = alt ? p.altHttp : p.tsbetweenHttp;
+  const iperfPort = alt ? p.altIperf : p.tsbetweenIperf;
   const list = p.httpBackends.map((b) => `"${addr(b)}"`).join(', ');
   return [
     '# Written by bench/run.ts for one benchmark run.',
@@ -23,7 +29,7 @@ export function tsbetweenToml(p: BenchPorts): string {
     'output = "stdout"',
     '',
     '[servers.http]',
-    `bind = "${addr(p.tsbetweenHttp)}"`,
+    `bind = "${addr(httpPort)}"`,
     'protocol = "tcp"',
     'balance = "roundrobin"',
     '  [servers.http.discovery]',
@@ -31,7 +37,7 @@ export function tsbetweenToml(p: BenchPorts): string {
     `  static_list = [${list}]`,
     '',
     '[servers.iperf]',
-    `bind = "${addr(p.tsbetweenIperf)}"`,
+    `bind = "${addr(iperfPort)}"`,
     'protocol = "tcp"',
     'balance = "roundrobin"',
     '  [servers.iperf.discovery]',

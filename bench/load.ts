@@ -15,11 +15,13 @@ export interface IperfOptions {
   readonly port: number;
   readonly seconds: number;
   readonly streams: number;
+  readonly reverse: boolean;
 }
 
 export async function runIperf(sup: Supervisor, iperf3: string, o: IperfOptions): Promise<IperfResult> {
   const args = ['-c', '127.0.0.1', '-p', String(o.port), '-t', String(o.seconds), '-P', String(o.streams),
     '-J', '--connect-timeout', '3000'];
+  if (o.reverse) args.push('-R');
   const r = await sup.run(iperf3, args, o.seconds * 1000 + KILL_SLACK_MS);
   if (r.timedOut) throw new Error(`iperf3 ${args.join(' ')} timed out`);
   // iperf3 -J reports its own errors inside the JSON (and exits 1); the parser raises them.

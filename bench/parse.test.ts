@@ -169,11 +169,12 @@ test('summary: medians skip failed rounds, ratios against direct and haproxy', (
 
 test('configs: both balancers point at the same backends', () => {
   const ports = { httpBackends: [18080, 18081] as const, iperfBackend: 15201, tsbetweenHttp: 23080,
-    tsbetweenIperf: 23201, haproxyHttp: 20080, haproxyIperf: 20201 };
+    tsbetweenIperf: 23201, haproxyHttp: 20080, haproxyIperf: 20201, altHttp: 24080, altIperf: 24201 };
   const toml = tsbetweenToml(ports);
   assert.match(toml, /bind = "127\.0\.0\.1:23080"/);
   assert.match(toml, /static_list = \["127\.0\.0\.1:18080", "127\.0\.0\.1:18081"\]/);
   assert.match(toml, /static_list = \["127\.0\.0\.1:15201"\]/);
+  assert.match(tsbetweenToml(ports, true), /bind = "127\.0\.0\.1:24201"/);
   const cfg = haproxyCfg(ports);
   assert.match(cfg, /nbthread 1/);
   assert.match(cfg, /mode tcp/);

@@ -1,24 +1,31 @@
 // Summarising and printing benchmark samples: medians over rounds, one comparison table
 // (direct / tsbetween / haproxy with ratios) and one table of the load balancers' CPU and memory.
 
-export type TargetName = 'direct' | 'tsbetween' | 'haproxy';
-export const TARGETS: readonly TargetName[] = ['direct', 'tsbetween', 'haproxy'];
+/** `alt` is an optional second tsbetween build (BENCH_ALT_CLI), for A/B comparisons in one run. */
+export type TargetName = 'direct' | 'tsbetween' | 'haproxy' | 'alt';
 
-export type TestId = 'iperf1' | 'iperf8' | 'http_ka' | 'http_close';
+export type TestId = 'iperf1' | 'iperf8' | 'iperf1r' | 'http_ka' | 'http_close';
 
 export interface TestDef {
   readonly id: TestId;
   readonly label: string;
   readonly kind: 'iperf' | 'http';
   readonly streams: number;
+  /** iperf3 -R: the backend sends, so bytes flow backend -> client through the balancer. */
+  readonly reverse: boolean;
   readonly close: boolean;
+  /** Part of the default set (BENCH_TESTS selects others). */
+  readonly byDefault: boolean;
 }
 
 export const TESTS: readonly TestDef[] = [
-  { id: 'iperf1', label: 'iperf3 1 stream', kind: 'iperf', streams: 1, close: false },
-  { id: 'iperf8', label: 'iperf3 8 streams', kind: 'iperf', streams: 8, close: false },
-  { id: 'http_ka', label: 'HTTP keep-alive', kind: 'http', streams: 0, close: false },
-  { id: 'http_close', label: 'HTTP new conn per request', kind: 'http', streams: 0, close: true },
+  { id: 'iperf1', label: 'iperf3 1 stream', kind: 'iperf', streams: 1, reverse: false, close: false, byDefault: true },
+  { id: 'iperf8', label: 'iperf3 8 streams', kind: 'iperf', streams: 8, reverse: false, close: false, byDefault: true },
+  { id: 'iperf1r', label: 'iperf3 1 stream, backend->client (-R)', kind: 'iperf', streams: 1, reverse: true,
+    close: false, byDefault: false },
+  { id: 'http_ka', label: 'HTTP keep-alive', kind: 'http', streams: 0, reverse: false, close: false, byDefault: true },
+  { id: 'http_close', label: 'HTTP new conn per request', kind: 'http', streams: 0, reverse: false, close: true,
+    byDefault: true },
 ];
 
 /** One measured run of one test against one target. */
@@ -116,16 +123,18 @@ export interface Summary {
 
 export function summarise(samples: readonly Sample[], tests: readonly TestDef[], targets: readonly TargetName[]): Summary {
   const hasHaproxy = targets.includes('haproxy');
-  const headers = ['test', 'direct', 'tsbetween', ...(hasHaproxy ? ['haproxy'] : []), 'tsbetween/direct',
-    ...(hasHaproxy ? ['tsbetween/haproxy'] : [])];
+  const hasAlt = targets.includes('alt');
+  const cols = (['direct', 'tsbetween', 'haproxy', 'alt'] as const).filter((t) => targets.includes(t));
+  const headers = ['test', ...cols, 'tsbetween/direct', ...(hasHaproxy ? ['tsbetween/haproxy'] : []),
+    ...(hasAlt ? ['alt/tsbetween'] : [])];
   const present = (r: Row): boolean => targets.some((t) => medianOf(samples, r.test, t, r.metric) !== null);
   // A latency row the load generator could not fill (autocannon, connection per request) is left out.
   const rows = comparisonRows(tests).filter((r) => r.metric === 'gbps' || r.metric === 'rps' || present(r)).map((r) => {
-    const d = medianOf(samples, r.test, 'direct', r.metric);
-    const ts = medianOf(samples, r.test, 'tsbetween', r.metric);
-    const hp = hasHaproxy ? medianOf(samples, r.test, 'haproxy', r.metric) : null;
-    return [r.label, fmtNumber(d, r.digits), fmtNumber(ts, r.digits), ...(hasHaproxy ? [fmtNumber(hp, r.digits)] : []),
-      fmtNumber(ratio(ts, d), 2), ...(hasHaproxy ? [fmtNumber(ratio(ts, hp), 2)] : [])];
+    const m = (t: TargetName): number | null => medianOf(samples, r.test, t, r.metric);
+    const ts = m('tsbetween');
+    return [r.label, ...cols.map((t) => fmtNumber(m(t), r.digits)), fmtNumber(ratio(ts, m('direct')), 2),
+      ...(hasHaproxy ? [fmtNumber(ratio(ts, m('haproxy')), 2)] : []),
+      ...(hasAlt ? [fmtNumber(ratio(m('alt'), ts), 2)] : [])];
   });
 
   const lbs = targets.filter((t) => t !== 'direct');

@@ -6,9 +6,12 @@
 //
 // Environment:
 //   BENCH_SECONDS=10      seconds per load run (1-60)        BENCH_QUICK=1   3-second runs
-//   BENCH_ROUNDS=1        rounds (tables show medians)       BENCH_TESTS=iperf1,http_ka,...
+//   BENCH_ROUNDS=1        rounds (tables show medians)       BENCH_TESTS=iperf1,iperf8,http_ka,http_close
+//                         (and iperf1r: iperf3 -R, backend->client, not in the default set)
 //   BENCH_HAPROXY=0       leave haproxy out                  BENCH_LOADGEN=wrk|autocannon
 //   BENCH_TSBETWEEN_CLI   another tsbetween entry point (default dist/src/cli.js)
+//   BENCH_ALT_CLI         a second tsbetween entry point, measured as an extra "alt" column in the
+//                         same interleaved run (A/B of a data-path change on a noisy shared box)
 //   BENCH_TIMEOUT         hard overall timeout in seconds (default: from the number of runs)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,6 +49,7 @@ interface Settings {
   readonly withHaproxy: boolean;
   readonly loadgenPref: string | undefined;
   readonly cli: string;
+  readonly altCli: string | null;
   readonly hardTimeoutS: number | null;
 }
 
@@ -65,10 +69,11 @@ function readSettings(): Settings {
   for (const f of filter) {
     if (!TESTS.some((t) => t.id === f)) throw new Error(`BENCH_TESTS: unknown test "${f}" (${TESTS.map((t) => t.id).join(', ')})`);
   }
-  const tests = filter.length === 0 ? TESTS : TESTS.filter((t) => filter.includes(t.id));
+  const tests = filter.length === 0 ? TESTS.filter((t) => t.byDefault) : TESTS.filter((t) => filter.includes(t.id));
   const cli = resolve(process.env['BENCH_TSBETWEEN_CLI'] ?? join(ROOT, 'dist', 'src', 'cli.js'));
   return { seconds, rounds, tests, withHaproxy: process.env['BENCH_HAPROXY'] !== '0',
     loadgenPref: process.env['BENCH_LOADGEN'], cli,
+    altCli: process.env['BENCH_ALT_CLI'] ? resolve(process.env['BENCH_ALT_CLI']) : null,
     hardTimeoutS: process.env['BENCH_TIMEOUT'] ? intEnv('BENCH_TIMEOUT', 0, 5, 3600) : null };
 }
 
@@ -131,7 +136,8 @@ async function measure(sup: Supervisor, tools: Tools, test: TestDef, target: Tar
   try {
     if (test.kind === 'iperf') {
       if (tools.iperf3 === null) throw new Error('iperf3 not installed');
-      const r = await runIperf(sup, tools.iperf3, { port: target.iperfPort, seconds, streams: test.streams });
+      const r = await runIperf(sup, tools.iperf3, { port: target.iperfPort, seconds, streams: test.streams,
+        reverse: test.reverse });
       result = { ...base, ...empty, error: null, gbps: r.bitsPerSecond / 1e9, retransmits: r.retransmits };
     } else {
       if (tools.loadgen === null) throw new Error('no HTTP load generator');
@@ -182,11 +188,14 @@ async function main(sup: Supervisor, tmp: string, settings: Settings): Promise<n
     throw new Error(`tsbetween CLI not found at ${settings.cli}: run "npm run build" (or set BENCH_TSBETWEEN_CLI)`);
   }
 
-  const [b1, b2, iperfB, tsHttp, tsIperf, hpHttp, hpIperf] = await pickPorts(7);
+  if (settings.altCli !== null && !existsSync(settings.altCli)) throw new Error(`BENCH_ALT_CLI: ${settings.altCli} not found`);
+  const [b1, b2, iperfB, tsHttp, tsIperf, hpHttp, hpIperf, altHttp, altIperf] = await pickPorts(9);
   if (b1 === undefined || b2 === undefined || iperfB === undefined || tsHttp === undefined || tsIperf === undefined ||
-    hpHttp === undefined || hpIperf === undefined) throw new Error('port selection failed');
+    hpHttp === undefined || hpIperf === undefined || altHttp === undefined || altIperf === undefined) {
+    throw new Error('port selection failed');
+  }
   const ports: BenchPorts = { httpBackends: [b1, b2], iperfBackend: iperfB, tsbetweenHttp: tsHttp,
-    tsbetweenIperf: tsIperf, haproxyHttp: hpHttp, haproxyIperf: hpIperf };
+    tsbetweenIperf: tsIperf, haproxyHttp: hpHttp, haproxyIperf: hpIperf, altHttp, altIperf };
 
   // Backends.
   const backendScript = join(HERE, 'http-backend.js');
@@ -218,6 +227,15 @@ async function main(sup: Supervisor, tmp: string, settings: Settings): Promise<n
     await waitListening(hp, [hpHttp, hpIperf], STARTUP_TIMEOUT_MS);
     await smoke('haproxy', hpHttp);
     targets.push({ name: 'haproxy', httpPort: hpHttp, iperfPort: hpIperf, proc: hp });
+  }
+  if (settings.altCli !== null) {
+    const altToml = join(tmp, 'alt.toml');
+    writeFileSync(altToml, tsbetweenToml(ports, true));
+    const alt = sup.start('alt', process.execPath, [settings.altCli, '-c', altToml]);
+    await waitListening(alt, [altHttp, altIperf], STARTUP_TIMEOUT_MS);
+    await smoke('alt', altHttp);
+    targets.push({ name: 'alt', httpPort: altHttp, iperfPort: altIperf, proc: alt });
+    notes.push(`alt = ${settings.altCli}`);
   }
   log(`ports: backends ${b1},${b2} iperf3 ${iperfB}; tsbetween ${tsHttp}/${tsIperf}` +
     (tools.haproxy !== null ? `; haproxy ${hpHttp}/${hpIperf}` : '') +
@@ -277,7 +295,7 @@ async function main(sup: Supervisor, tmp: string, settings: Settings): Promise<n
   const doc = {
     date: new Date().toISOString(),
     settings: { seconds, rounds, tests: runnable.map((t) => t.id), httpConnections: HTTP_CONNECTIONS,
-      loadgen: tools.loadgen?.name ?? null, cli: settings.cli },
+      loadgen: tools.loadgen?.name ?? null, cli: settings.cli, altCli: settings.altCli },
     machine: { cpus: os.cpus().length, kernel: os.release(), loadavg: os.loadavg(), backgroundBusyPct: background },
     versions: {
       node: process.version,
@@ -332,7 +350,7 @@ async function entry(): Promise<void> {
     void finish(143);
   });
   // Hard overall timeout: every run plus its settle time and slack, plus start-up and shutdown.
-  const runs = settings.rounds * settings.tests.length * 3;
+  const runs = settings.rounds * settings.tests.length * (settings.altCli === null ? 3 : 4);
   const budgetMs = settings.hardTimeoutS !== null ? settings.hardTimeoutS * 1000
     : runs * (settings.seconds * 1000 + SETTLE_MS + 8000) + 90_000;
   const hard = setTimeout(() => {
