@@ -95,16 +95,23 @@ export async function fetchSrv(s: SrvSettings, ctx: FetchContext, resolveHost: H
     if (a !== undefined) addresses.set(normName(rr.name), a);
   }
 
+  // Targets missing from the additional section: A then AAAA queries, a few targets at a time
+  // (a recursor such as OpenSVC's on :53 sends no additional records at all).
+  const missing = new Map<string, string>();
+  for (const rr of records) {
+    const target = trimDots(rr.data.target);
+    if (target !== '' && !addresses.has(normName(target))) missing.set(normName(target), target);
+  }
+  await forEachLimit([...missing.values()], FALLBACK_CONCURRENCY, async (target) => {
+    const address = await resolveTarget(target, q);
+    if (address !== undefined) addresses.set(normName(target), address);
+  });
+
   const specs: BackendSpec[] = [];
   for (const rr of records) {
-    const target = rr.data.target.replace(/\.+$/, '');
+    const target = trimDots(rr.data.target);
     if (target === '') continue; // "." = service explicitly not available (RFC 2782)
-    const key = normName(target);
-    let address = addresses.get(key);
-    if (address === undefined) {
-      address = await resolveTarget(target, q);
-      if (address !== undefined) addresses.set(key, address);
-    }
+    const address = addresses.get(normName(target));
     if (address === undefined) {
       ctx.log.warn(`no A/AAAA record for SRV target ${target}: skipped`);
       continue;
@@ -127,8 +134,26 @@ function isSrv(rr: Answer): rr is SrvAnswer {
   return rr.type === 'SRV';
 }
 
+function trimDots(name: string): string {
+  return name.replace(/\.+$/, '');
+}
+
 function normName(name: string): string {
-  return name.replace(/\.+$/, '').toLowerCase();
+  return trimDots(name).toLowerCase();
+}
+
+const FALLBACK_CONCURRENCY = 8;
+
+/** Runs `fn` over `items` with at most `limit` calls in flight; rejects on the first failure. */
+async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** `1.2.3.4` for A, `[2001:db8::1]` for AAAA, undefined otherwise. */
@@ -151,10 +176,9 @@ async function resolveTarget(target: string, q: DnsQueryOptions): Promise<string
           }
         }
       }
-    } catch (err) {
+    } catch {
       // Cancellation ends the whole fetch; other errors only mean "no address of this type".
       throwIfAborted(q.signal);
-      void err;
     }
   }
   return undefined;
