@@ -243,9 +243,17 @@ async function main(sup: Supervisor, tmp: string, settings: Settings): Promise<n
 
   // What the rest of the box is doing before any load: other tenants share these cores.
   const idle = new BoxSampler(os.cpus().length);
+  const idleLbs = targets.flatMap((t) => (t.proc === null ? [] : [{ name: t.name, sampler: new TreeSampler(t.proc.pid) }]));
   idle.start();
+  for (const l of idleLbs) l.sampler.start();
   await sleep(2000);
   const background = idle.stop()?.busyPct ?? null;
+  const idleUsage = Object.fromEntries(idleLbs.map((l) => {
+    const u = l.sampler.stop();
+    return [l.name, { rssMb: Math.round(u.peakRssMb * 10) / 10, cpuPct: Math.round(u.cpuPct * 10) / 10 }];
+  }));
+  notes.push(`idle, before any load: ${idleLbs.map((l) => `${l.name} ${idleUsage[l.name]?.rssMb.toFixed(0) ?? '?'} MB RSS, ` +
+    `${idleUsage[l.name]?.cpuPct.toFixed(1) ?? '?'}% CPU`).join('; ')}.`);
   if (background !== null) {
     log(`background CPU before the load: ${background.toFixed(0)}% of ${os.cpus().length * 100}%`);
     if (background > 30) {
@@ -297,6 +305,7 @@ async function main(sup: Supervisor, tmp: string, settings: Settings): Promise<n
     settings: { seconds, rounds, tests: runnable.map((t) => t.id), httpConnections: HTTP_CONNECTIONS,
       loadgen: tools.loadgen?.name ?? null, cli: settings.cli, altCli: settings.altCli },
     machine: { cpus: os.cpus().length, kernel: os.release(), loadavg: os.loadavg(), backgroundBusyPct: background },
+    idle: idleUsage,
     versions: {
       node: process.version,
       iperf3: tools.iperf3 === null ? null : firstLine(tools.iperf3, ['--version']),
