@@ -5,7 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { REDACTED_PASSWORD, dumpConfig } from '../../src/config/dump.js';
+import { readFileSync } from 'node:fs';
 import { decodeConfig } from '../../src/config/decode.js';
+import { prepareServer } from '../../src/config/prepare.js';
 import type { ConfigWire, ServerWire } from '../../src/config/types.js';
 
 function base(bind: string): ServerWire {
@@ -142,5 +144,34 @@ for (const format of ['toml', 'json'] as const) {
     assert.deepEqual(warnings, []);
     assert.deepEqual({ ...config, servers: null }, min);
     assert.ok(config.servers === null || Object.keys(config.servers).length === 0);
+  });
+}
+
+// ---- with validation: prepareServer is a fixed point through /dump ---------------------------------
+
+function prepareAll(config: ConfigWire): Record<string, ServerWire> {
+  const out: Record<string, ServerWire> = {};
+  for (const [name, input] of Object.entries(config.servers ?? {})) {
+    out[name] = prepareServer(name, input, config.defaults).server;
+  }
+  return out;
+}
+
+for (const format of ['toml', 'json'] as const) {
+  test(`dump ${format} → decode → prepareServer gives back the same normalised servers`, () => {
+    const original = servers();
+    const { config } = decodeConfig(dumpConfig(root(), original, format), format);
+    assert.deepEqual(prepareAll(config), original);
+  });
+
+  test(`GoBetween's sample ${format} config: prepared servers survive dump and re-load`, () => {
+    const sample = readFileSync(new URL(`../../../shared/fixtures/gobetween-sample.${format}`, import.meta.url), 'utf8');
+    const first = decodeConfig(sample, format).config;
+    const prepared = prepareAll(first);
+    assert.ok(Object.keys(prepared).length > 0);
+    for (const out of ['toml', 'json'] as const) {
+      const again = decodeConfig(dumpConfig(first, prepared, out), out).config;
+      assert.deepEqual(prepareAll(again), prepared, `${format} → ${out}`);
+    }
   });
 }
