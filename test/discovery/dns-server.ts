@@ -41,11 +41,17 @@ export async function startDnsServer(handler: Handler): Promise<TestDnsServer> {
   const queries: { q: DecodedPacket; proto: Proto }[] = [];
   const conns = new Set<net.Socket>();
   for (let attempt = 0; ; attempt++) {
+    // Below the ephemeral range, which other loopback load on the machine may exhaust.
     const udp = dgram.createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      udp.once('error', reject);
-      udp.bind(0, '127.0.0.1', () => resolve());
+    const bound = await new Promise<boolean>((resolve) => {
+      udp.once('error', () => resolve(false));
+      udp.bind(20000 + Math.floor(Math.random() * 12000), '127.0.0.1', () => resolve(true));
     });
+    if (!bound) {
+      udp.close();
+      if (attempt > 50) throw new Error('no port free for UDP and TCP');
+      continue;
+    }
     const port = udp.address().port;
     const tcp = net.createServer((sock) => {
       conns.add(sock);
@@ -76,7 +82,7 @@ export async function startDnsServer(handler: Handler): Promise<TestDnsServer> {
     });
     if (!ok) {
       udp.close();
-      if (attempt > 10) throw new Error('no port free for UDP and TCP');
+      if (attempt > 50) throw new Error('no port free for UDP and TCP');
       continue;
     }
     udp.on('message', (msg, rinfo) => {
