@@ -5,7 +5,7 @@
 // peak RSS; prints one table and writes dist/bench-results/latest.json.
 //
 // Environment:
-//   BENCH_SECONDS=10      seconds per load run (1-60)        BENCH_QUICK=1   3-second runs
+//   BENCH_SECONDS=10      seconds per load run (1-10)        BENCH_QUICK=1   3-second runs
 //   BENCH_ROUNDS=1        rounds (tables show medians)       BENCH_TESTS=iperf1,iperf8,http_ka,http_close
 //                         (and iperf1r: iperf3 -R, backend->client, not in the default set)
 //   BENCH_HAPROXY=0       leave haproxy out                  BENCH_LOADGEN=wrk|autocannon
@@ -63,7 +63,7 @@ function intEnv(name: string, fallback: number, min: number, max: number): numbe
 
 function readSettings(): Settings {
   const quick = process.env['BENCH_QUICK'] === '1';
-  const seconds = intEnv('BENCH_SECONDS', quick ? 3 : 10, 1, 60);
+  const seconds = intEnv('BENCH_SECONDS', quick ? 3 : 10, 1, 10);
   const rounds = intEnv('BENCH_ROUNDS', 1, 1, 5);
   const filter = (process.env['BENCH_TESTS'] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
   for (const f of filter) {
