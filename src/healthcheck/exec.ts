@@ -55,7 +55,7 @@ export const execKind: HealthcheckKind<ExecSettings> = {
   parse(wire, path) {
     const g = wire.exec;
     if (g === undefined || g.exec_command === '') {
-      throw new ConfigError(`${path}.exec_command`, 'exec_command required');
+      throw new ConfigError(`${path}.exec_command`, 'exec_command is required for exec healthcheck');
     }
     return Object.freeze({
       command: g.exec_command,

@@ -17,7 +17,8 @@
  *   `backends_tls` section when there is one — `ignore_verify`, `root_ca_cert_path`, client
  *   `cert_path`/`key_path`, `min_version`/`max_version` — and the system roots otherwise. SNI is
  *   the backend host when it is a name (never an IP address).
- * - A negative `probe_recv_len` (which crashes GoBetween at check time) is a config error.
+ * - A negative `probe_recv_len` (which crashes GoBetween at check time) is a config error with
+ *   `regexp` (`probe_recv_len required`) and ignored with `starts_with`, as config/prepare.ts does.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
@@ -85,12 +86,18 @@ export const probeKind: HealthcheckKind<ProbeSettings> = {
 
   parse(wire, path, ctx) {
     const g = wire.probe;
-    const protocol = g?.probe_protocol ?? '';
+    if (g === undefined) {
+      throw new ConfigError(path, 'probe healthcheck requires probe_protocol, probe_send and probe_recv');
+    }
+    const protocol = g.probe_protocol;
     if (protocol !== 'tcp' && protocol !== 'udp' && protocol !== 'tls') {
       throw new ConfigError(`${path}.probe_protocol`, 'Unsupported probe_protocol');
     }
-    if (g === undefined || g.probe_send === '' || g.probe_recv === '') {
-      throw new ConfigError(`${path}.probe_send`, 'probe healthcheck should have both probe_send and probe_recv specified');
+    if (g.probe_send === '' || g.probe_recv === '') {
+      throw new ConfigError(
+        `${path}.${g.probe_send === '' ? 'probe_send' : 'probe_recv'}`,
+        'probe healthcheck should have both probe_send and probe_recv specified',
+      );
     }
     const strategy = g.probe_strategy === '' ? 'starts_with' : g.probe_strategy;
     if (strategy !== 'starts_with' && strategy !== 'regexp') {
@@ -100,30 +107,30 @@ export const probeKind: HealthcheckKind<ProbeSettings> = {
     try {
       send = unescapeGo(g.probe_send);
     } catch (err) {
-      throw new ConfigError(`${path}.probe_send`, `probe_send has invalid syntax${errorMessage(err)}`);
+      throw new ConfigError(`${path}.probe_send`, `probe_send has invalid syntax ${errorMessage(err)}`);
     }
     let readLen: number;
     let expect: Buffer | null = null;
     let regexp: RegExp | null = null;
     if (strategy === 'starts_with') {
-      if (g.probe_recv_len !== 0) {
+      if (g.probe_recv_len > 0) {
         throw new ConfigError(`${path}.probe_recv_len`, "probe_recv_len is redundant for 'starts_with' strategy");
       }
       try {
         expect = unescapeGo(g.probe_recv);
       } catch (err) {
-        throw new ConfigError(`${path}.probe_recv`, `probe_recv has invalid syntax${errorMessage(err)}`);
+        throw new ConfigError(`${path}.probe_recv`, `probe_recv has invalid syntax ${errorMessage(err)}`);
       }
       readLen = expect.length;
     } else {
-      if (g.probe_recv_len === 0) throw new ConfigError(`${path}.probe_recv_len`, 'probe_recv_len required');
-      if (g.probe_recv_len < 0 || !Number.isInteger(g.probe_recv_len)) {
-        throw new ConfigError(`${path}.probe_recv_len`, 'probe_recv_len should be a positive integer');
+      // A negative length crashes GoBetween at check time (D25); here it is "required" too.
+      if (g.probe_recv_len <= 0 || !Number.isInteger(g.probe_recv_len)) {
+        throw new ConfigError(`${path}.probe_recv_len`, 'probe_recv_len required');
       }
       try {
         regexp = compileGoRegexp(g.probe_recv);
       } catch (err) {
-        throw new ConfigError(`${path}.probe_recv`, `probe_recv has invalid syntax${errorMessage(err)}`);
+        throw new ConfigError(`${path}.probe_recv`, `probe_recv has invalid syntax ${errorMessage(err)}`);
       }
       readLen = g.probe_recv_len;
     }

@@ -223,13 +223,14 @@ test('probe tls: self-signed fails like GoBetween by default; backends_tls ignor
 test('probe: config errors name the key path', () => {
   const cases: Array<[Partial<ProbeGroup> | undefined, string, string]> = [
     [{ probe_protocol: 'sctp' }, 'probe_protocol', 'Unsupported probe_protocol'],
-    [{ probe_recv: '' }, 'probe_send', 'probe healthcheck should have both probe_send and probe_recv specified'],
+    [{ probe_recv: '' }, 'probe_recv', 'probe healthcheck should have both probe_send and probe_recv specified'],
+    [{ probe_send: '' }, 'probe_send', 'probe healthcheck should have both probe_send and probe_recv specified'],
     [{ probe_strategy: 'contains' }, 'probe_strategy', 'Unsupported probe_strategy contains'],
-    [{ probe_send: 'bad\\q' }, 'probe_send', 'probe_send has invalid syntaxinvalid syntax'],
-    [{ probe_recv: 'bad\\q' }, 'probe_recv', 'probe_recv has invalid syntaxinvalid syntax'],
+    [{ probe_send: 'bad\\q' }, 'probe_send', 'probe_send has invalid syntax invalid syntax'],
+    [{ probe_recv: 'bad\\q' }, 'probe_recv', 'probe_recv has invalid syntax invalid syntax'],
     [{ probe_recv_len: 3 }, 'probe_recv_len', "probe_recv_len is redundant for 'starts_with' strategy"],
     [{ probe_strategy: 'regexp' }, 'probe_recv_len', 'probe_recv_len required'],
-    [{ probe_strategy: 'regexp', probe_recv_len: -1 }, 'probe_recv_len', 'probe_recv_len should be a positive integer'],
+    [{ probe_strategy: 'regexp', probe_recv_len: -1 }, 'probe_recv_len', 'probe_recv_len required'],
   ];
   for (const [probe, key, message] of cases) {
     assert.throws(
@@ -238,6 +239,10 @@ test('probe: config errors name the key path', () => {
       `${key}: ${message}`,
     );
   }
+  assert.throws(
+    () => compileHealthcheck(hcWire({ kind: 'probe' }), 'servers.web.healthcheck', registry, 'tcp'),
+    (err: unknown) => err instanceof ConfigError && err.path === 'servers.web.healthcheck' && err.message === 'probe healthcheck requires probe_protocol, probe_send and probe_recv',
+  );
   assert.throws(
     () => compileHealthcheck(probeWire({ probe_strategy: 'regexp', probe_recv: '(', probe_recv_len: 2 }), 'servers.web.healthcheck', registry, 'tcp'),
     (err: unknown) => err instanceof ConfigError && err.message.startsWith('probe_recv has invalid syntax'),
