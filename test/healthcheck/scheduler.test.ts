@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { backendSpec } from '../../src/core/backend.js';
 import { seededRandom } from '../../src/core/clock.js';
@@ -91,6 +92,46 @@ test('alternating results never trip a threshold of 2', async () => {
     assert.equal(changes, 0);
     assert.equal(pool.get('127.0.0.1:1')?.live, initial === 'healthy');
   }
+});
+
+test('loopback: a backend answering alternately right and wrong never trips a threshold of 2', async () => {
+  let n = 0;
+  const server = createServer((s) => {
+    s.on('error', () => undefined);
+    s.once('data', () => {
+      n++;
+      s.end(n % 2 === 0 ? 'PONG' : 'PANG');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as AddressInfo).port;
+  for (const initial of ['healthy', 'unhealthy'] as const) {
+    const wire = hcWire({
+      kind: 'probe',
+      interval: '15ms',
+      timeout: '200ms',
+      passes: 2,
+      fails: 2,
+      initial_status: initial,
+      probe: { probe_protocol: 'tcp', probe_strategy: 'starts_with', probe_send: 'PING', probe_recv: 'PONG', probe_recv_len: 0 },
+    });
+    const rec = recording(compileHealthcheck(wire, 'servers.web.healthcheck', registry, 'tcp'));
+    const pool = new BackendPool({ initialLive: initialLive(wire) });
+    pool.setDiscovered([backendSpec('127.0.0.1', String(port))]);
+    let changes = 0;
+    pool.onChange(() => changes++);
+    const hc = startHealthchecks(rec.compiled, { serverName: 'web', pool, log: silentLogger });
+    try {
+      await waitFor(() => rec.results.length >= 20, 5000, '20 checks');
+    } finally {
+      hc.stop();
+    }
+    const statuses = rec.results.map((r) => r.result.status);
+    assert.ok(statuses.every((st, i) => i === 0 || st !== statuses[i - 1]), `results alternate: ${statuses.join(',')}`);
+    assert.equal(changes, 0, `never flipped (initial ${initial})`);
+    assert.equal(pool.eligible.length, initial === 'healthy' ? 1 : 0);
+  }
+  await closeServer(server);
 });
 
 test('initial_status = "unhealthy": no traffic until `passes` successes', async () => {
