@@ -2,6 +2,11 @@
  * The six balancers end to end over loopback sockets: identity backends (each answers its id),
  * a TcpServer in front of a BackendPool + Elector, real clients. Bounded: every socket is closed,
  * every wait has a deadline.
+ *
+ * Thousands of short connections on a shared machine: the backend closes first (its FIN is
+ * relayed to the client, which closes last), so TIME_WAIT lands on the listening ports and no
+ * ephemeral port is held for a minute per connection. Clients bind a local address only when a
+ * test needs one (an explicit bind cannot reuse ports in TIME_WAIT).
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -11,6 +16,7 @@ import { Elector } from '../../src/balance/elector.js';
 import { createBalancerRegistry } from '../../src/balance/index.js';
 import type { PickContext } from '../../src/balance/types.js';
 import { ipHash } from '../../src/balance/hash.js';
+import { weightBalancer } from '../../src/balance/weight.js';
 import { BackendPool } from '../../src/control/backend-pool.js';
 import { type Backend, backendSpec, type BackendSpec, ServerCounters } from '../../src/core/backend.js';
 import { seededRandom } from '../../src/core/clock.js';
@@ -21,27 +27,31 @@ import { TcpServer } from '../../src/data/tcp-server.js';
 
 interface IdBackend {
   readonly id: string;
+  readonly host: string;
   readonly port: number;
   readonly server: net.Server;
   readonly sockets: Set<net.Socket>;
 }
 
-/** A backend that writes `<id>\n` on every connection and closes when the peer does. */
-async function idBackend(id: string): Promise<IdBackend> {
+/**
+ * A backend that answers `<id>\n` and half-closes at once; the connection (and the balancer's
+ * lease on it) lasts until the client closes its side.
+ */
+async function idBackend(id: string, host = '127.0.0.1'): Promise<IdBackend> {
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
     s.on('error', () => undefined);
-    s.on('end', () => s.end());
+    s.on('end', () => s.destroy());
     s.resume();
-    s.write(`${id}\n`);
+    s.end(`${id}\n`);
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(0, host);
   await once(server, 'listening');
   const a = server.address();
   assert.ok(a !== null && typeof a !== 'string');
-  return { id, port: a.port, server, sockets };
+  return { id, host, port: a.port, server, sockets };
 }
 
 async function closeBackend(b: IdBackend): Promise<void> {
@@ -57,12 +67,15 @@ interface Lb {
   readonly family: string;
 }
 
+/** The balancers' random seed (only `weight` draws). */
+const SEED = 2024;
+
 async function startLb(balance: string, specs: readonly BackendSpec[], bind = '127.0.0.1:0'): Promise<Lb> {
   const kind = createBalancerRegistry().get(balance);
   assert.ok(kind !== undefined);
   const pool = new BackendPool({ initialLive: true });
   pool.setDiscovered(specs);
-  const elector = new Elector(kind.create({ random: seededRandom(2024) }));
+  const elector = new Elector(kind.create({ random: seededRandom(SEED) }));
   const tcp = new TcpServer({
     name: `it-${balance}`,
     bind,
@@ -86,10 +99,17 @@ interface Answer {
   readonly socket: net.Socket;
 }
 
-/** Connects through the balancer and reads the backend id; the socket stays open. */
-function connect(port: number, localAddress = '127.0.0.1'): Promise<Answer> {
+/**
+ * Connects through the balancer and reads the backend id. The client keeps its own side open
+ * (allowHalfOpen) after the backend's FIN, so the connection is held until `hangUp`.
+ */
+function connect(port: number, localAddress?: string): Promise<Answer> {
   return new Promise<Answer>((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port, localAddress });
+    const socket = net.connect(
+      localAddress === undefined
+        ? { host: '127.0.0.1', port, allowHalfOpen: true }
+        : { host: '127.0.0.1', port, allowHalfOpen: true, localAddress },
+    );
     let buf = '';
     const timer = setTimeout(() => {
       socket.destroy();
@@ -126,7 +146,7 @@ async function hangUp(socket: net.Socket): Promise<void> {
 }
 
 /** One complete request: connect, read the id, hang up. */
-async function ask(port: number, localAddress = '127.0.0.1'): Promise<string> {
+async function ask(port: number, localAddress?: string): Promise<string> {
   const a = await connect(port, localAddress);
   await hangUp(a.socket);
   return a.id;
@@ -155,12 +175,12 @@ async function backends(n: number, prefix = 'b'): Promise<IdBackend[]> {
 }
 
 function spec(b: IdBackend, extra?: Partial<BackendSpec>): BackendSpec {
-  return backendSpec('127.0.0.1', String(b.port), extra);
+  return backendSpec(b.host, String(b.port), extra);
 }
 
 function idOf(all: readonly IdBackend[], backend: Backend | string): string {
   assert.ok(typeof backend !== 'string', String(backend));
-  const found = all.find((b) => String(b.port) === backend.port);
+  const found = all.find((b) => b.host === backend.host && String(b.port) === backend.port);
   assert.ok(found !== undefined);
   return found.id;
 }
@@ -186,17 +206,28 @@ const ctx = (clientIp: string): PickContext => ({ clientIp, clientPort: 1, sni: 
 
 // ---- tests ---------------------------------------------------------------------------------------
 
-test('weight 1:3 over 4000 connections, within ±5 %', { timeout: 60_000 }, async (t) => {
-  const bs = await backends(2);
+test('weight 1:3 over 4000 connections, within ±5 %, exactly as the balancer alone', { timeout: 60_000 }, async (t) => {
+  // Distinct hosts fix the key order (127.0.0.1:* < 127.0.0.2:*) whatever ports the OS assigns,
+  // so the seeded run is reproducible.
+  const bs = [await idBackend('light', '127.0.0.1'), await idBackend('heavy', '127.0.0.2')];
   const [light, heavy] = bs as [IdBackend, IdBackend];
   await withLb('weight', bs, [spec(light, { weight: 1 }), spec(heavy, { weight: 3 })], async (lb) => {
     const counts = await askMany(lb.port, 4000, 20);
     const l = counts.get(light.id) ?? 0;
     const h = counts.get(heavy.id) ?? 0;
-    assert.equal(l + h, 4000);
     t.diagnostic(`weight 1: ${l}, weight 3: ${h}`);
+    assert.equal(l + h, 4000);
     assert.ok(Math.abs(l - 1000) <= 50, `weight 1 got ${l}/4000`);
     assert.ok(Math.abs(h - 3000) <= 150, `weight 3 got ${h}/4000`);
+
+    // One election per connection, one draw per election: replaying the same seed on the pure
+    // balancer gives exactly the same split.
+    const replay = new Elector(weightBalancer.create({ random: seededRandom(SEED) }));
+    let replayLight = 0;
+    for (let i = 0; i < 4000; i++) {
+      if (idOf(bs, replay.elect(ctx('127.0.0.1'), lb.pool.eligible, false)) === light.id) replayLight++;
+    }
+    assert.equal(l, replayLight);
     await until('all leases released', () => lb.pool.eligible.every((b) => b.active === 0));
   });
 });
@@ -306,13 +337,19 @@ test('iphash1: a client keeps its backend; adding a 5th moves about 1/5 of clien
     lb.pool.setDiscovered(bs.map((b) => spec(b)));
     const after = clients.map(pick);
     let moved = 0;
+    let onFifth = 0;
     for (let i = 0; i < clients.length; i++) {
+      if (idOf(bs, after[i] as Backend) === fifth.id) onFifth++;
       if (after[i] === before[i]) continue;
       moved++;
       assert.equal(idOf(bs, after[i] as Backend), fifth.id);
     }
     t.diagnostic(`moved ${moved}/${clients.length}`);
-    assert.ok(Math.abs(moved / clients.length - 0.2) < 0.04, `moved ${moved}/${clients.length}`);
+    // Exactly the new backend's share moves. That share is about 1/5, but FNV-1a over keys that
+    // differ only in the port is biased: over random port sets it ranges ~0.12..0.27 (GoBetween
+    // has the same bias), hence the loose bound; the unit test checks 1/5 on fixed keys.
+    assert.equal(moved, onFifth);
+    assert.ok(moved / clients.length > 0.1 && moved / clients.length < 0.3, `moved ${moved}/${clients.length}`);
 
     // The real connection follows the new mapping.
     assert.equal(await ask(lb.port, '127.0.0.1'), idOf(bs, pick('127.0.0.1')));
