@@ -40,6 +40,9 @@ export interface HealthcheckHandle {
   stop(): void;
 }
 
+/** How early a timer may fire compared with `clock.now()` (libuv rounds to whole milliseconds). */
+const EARLY_TIMER_MS = 2;
+
 /** Largest delay Node's timers accept (longer ones fire after 1 ms). */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -124,11 +127,12 @@ class Worker {
       // The check has really settled: only now may the next one start (no overlap).
       if (this.abort === ac) this.abort = undefined;
       if (this.stopped) return;
-      // Next slot of the grid after the one this check started in (timers may fire a little
-      // early or late, hence the rounding); slots that passed while it ran are skipped.
+      // Next slot of the grid after the one this check started in (a timer may fire up to a
+      // millisecond or two early, hence the tolerance); slots that passed while it ran are skipped.
       const now = clock.now();
       const interval = this.cfg.intervalMs;
-      let next = this.firstStart + (Math.round((startedAt - this.firstStart) / interval) + 1) * interval;
+      const slot = Math.floor((startedAt - this.firstStart) / interval + Math.min(0.5, EARLY_TIMER_MS / interval));
+      let next = this.firstStart + (slot + 1) * interval;
       if (next < now) next += Math.ceil((now - next) / interval) * interval;
       this.schedule(next - now);
     }).catch(() => undefined);

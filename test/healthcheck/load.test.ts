@@ -38,7 +38,7 @@ test(`${N} backends pinged every 100 ms for ${DURATION_MS} ms: modest CPU, no le
     const healthy = rec.results.filter((r) => r.result.status === 'healthy').length;
     const ratio = cpuMs / wall;
     console.log(`checks: ${rec.results.length} (expected ~${expected}), healthy: ${healthy}, cpu: ${cpuMs.toFixed(0)} ms over ${wall.toFixed(0)} ms (${(ratio * 100).toFixed(1)}% of a core)`);
-    assert.ok(rec.results.length >= expected * 0.6, `checks ran on schedule (slots are skipped when the loop lags) (${rec.results.length})`);
+    assert.ok(rec.results.length >= expected * 0.5, `checks ran on schedule (slots are skipped when the loop lags) (${rec.results.length})`);
     assert.ok(rec.results.length <= expected * 1.05 + N, 'no extra checks');
     assert.ok(healthy >= rec.results.length * 0.98, 'checks succeed');
     assert.equal(rec.maxInFlight(), 1, 'one check in flight per backend');
