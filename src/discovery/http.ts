@@ -7,6 +7,10 @@
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
+import { isIP } from 'node:net';
+import tls from 'node:tls';
+import { type ProxyEnv, type ProxyTarget, proxyFor } from './proxy-env.js';
 import { abortReason } from './util.js';
 
 export interface HttpTls {
@@ -31,6 +35,8 @@ export interface HttpRequestOptions {
   readonly maxRedirects?: number;
   /** Largest body accepted (default 16 MiB). */
   readonly maxBytes?: number;
+  /** Go-like HTTP(S)_PROXY / NO_PROXY settings; undefined = always direct (docker, consul, lxd). */
+  readonly proxyEnv?: ProxyEnv;
 }
 
 export interface HttpResponse {
@@ -62,24 +68,21 @@ export async function httpGetText(opts: HttpRequestOptions): Promise<{ status: n
   return { status: res.status, text: res.body.toString('utf8') };
 }
 
-function once(url: string, opts: HttpRequestOptions): Promise<HttpResponse> {
+async function once(url: string, opts: HttpRequestOptions): Promise<HttpResponse> {
+  if (opts.signal.aborted) throw abortReason(opts.signal);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error(`invalid URL ${url}`);
+  }
+  const secure = u.protocol === 'https:';
+  if (!secure && u.protocol !== 'http:') throw new Error(`unsupported URL scheme ${u.protocol} in ${url}`);
+  const targetHost = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  const targetPort = u.port === '' ? (secure ? 443 : 80) : Number(u.port);
+  const proxy = opts.proxyEnv !== undefined && opts.socketPath === undefined ? proxyFor(u, opts.proxyEnv) : undefined;
+  const tunnel = proxy !== undefined && secure ? await connectTunnel(proxy, targetHost, targetPort, opts.signal) : undefined;
   return new Promise<HttpResponse>((resolve, reject) => {
-    if (opts.signal.aborted) {
-      reject(abortReason(opts.signal));
-      return;
-    }
-    let u: URL;
-    try {
-      u = new URL(url);
-    } catch {
-      reject(new Error(`invalid URL ${url}`));
-      return;
-    }
-    const secure = u.protocol === 'https:';
-    if (!secure && u.protocol !== 'http:') {
-      reject(new Error(`unsupported URL scheme ${u.protocol} in ${url}`));
-      return;
-    }
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.body !== undefined) headers['content-length'] = String(Buffer.byteLength(opts.body));
     const common: http.RequestOptions = {
@@ -93,10 +96,18 @@ function once(url: string, opts: HttpRequestOptions): Promise<HttpResponse> {
       common.socketPath = opts.socketPath;
       common.host = 'localhost';
     } else {
-      common.host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-      common.port = u.port === '' ? (secure ? 443 : 80) : Number(u.port);
+      common.host = targetHost;
+      common.port = targetPort;
       if (u.username !== '' || u.password !== '') {
         common.auth = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
+      }
+      if (proxy !== undefined && !secure) {
+        // absolute-form request to the proxy
+        common.host = proxy.host;
+        common.port = proxy.port;
+        common.path = `${u.protocol}//${u.host}${u.pathname}${u.search}`;
+        headers['host'] = u.host;
+        if (proxy.auth !== '') headers['proxy-authorization'] = `Basic ${Buffer.from(proxy.auth).toString('base64')}`;
       }
     }
     const max = opts.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -122,15 +133,50 @@ function once(url: string, opts: HttpRequestOptions): Promise<HttpResponse> {
       if (t?.ca !== undefined) tlsOpts.ca = t.ca;
       if (t?.cert !== undefined) tlsOpts.cert = t.cert;
       if (t?.key !== undefined) tlsOpts.key = t.key;
+      if (tunnel !== undefined) {
+        // TLS over the CONNECT tunnel; a one-off agent (no pooling) hands the request that socket.
+        const tunnelSocket = tunnel;
+        const agent = new https.Agent({ keepAlive: false });
+        agent.createConnection = () => tls.connect({
+          socket: tunnelSocket,
+          ...(isIP(targetHost) === 0 ? { servername: targetHost } : {}),
+          rejectUnauthorized: tlsOpts.rejectUnauthorized ?? true,
+          ...(t?.ca !== undefined ? { ca: t.ca } : {}),
+          ...(t?.cert !== undefined ? { cert: t.cert } : {}),
+          ...(t?.key !== undefined ? { key: t.key } : {}),
+        });
+        tlsOpts.agent = agent;
+      }
       req = https.request(tlsOpts, onResponse);
     } else {
       req = http.request(common, onResponse);
     }
     req.on('error', (err) => {
+      tunnel?.destroy();
       reject(opts.signal.aborted ? abortReason(opts.signal) : err);
     });
     if (opts.body !== undefined) req.end(opts.body);
     else req.end();
+  });
+}
+
+/** Opens a CONNECT tunnel through an HTTP proxy to host:port. */
+function connectTunnel(proxy: ProxyTarget, host: string, port: number, signal: AbortSignal): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    const authority = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+    const headers: Record<string, string> = { host: authority };
+    if (proxy.auth !== '') headers['proxy-authorization'] = `Basic ${Buffer.from(proxy.auth).toString('base64')}`;
+    const req = http.request({ host: proxy.host, port: proxy.port, method: 'CONNECT', path: authority, headers, agent: false, signal });
+    req.on('connect', (res, socket) => {
+      if (res.statusCode !== 200) {
+        socket.destroy();
+        reject(new Error(`proxy ${proxy.host}:${proxy.port} answered ${res.statusCode ?? 0} to CONNECT ${authority}`));
+        return;
+      }
+      resolve(socket);
+    });
+    req.on('error', (err) => reject(signal.aborted ? abortReason(signal) : err));
+    req.end();
   });
 }
 

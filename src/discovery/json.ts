@@ -1,5 +1,6 @@
 /**
- * `json`: HTTP GET `json_endpoint` (status not checked, redirects followed); the body must be a
+ * `json`: HTTP GET `json_endpoint` (status not checked, redirects followed, HTTP(S)_PROXY and
+ * NO_PROXY honoured like Go's default transport); the body must be a
  * JSON array (`Unexpected json in response`). For each element the patterns locate host (a string,
  * required), port (number or string, required), weight / priority / max_connections (numbers,
  * truncated; otherwise 1 / 1 / 0) and sni (a string, otherwise ''). A missing host or port fails
@@ -8,6 +9,7 @@
 import type { BackendSpec } from '../core/backend.js';
 import { ConfigError } from '../core/errors.js';
 import { httpGetText } from './http.js';
+import { proxyEnvFromProcess } from './proxy-env.js';
 import { lookupJson, parseJsonPath, type PathSegment } from './json-path.js';
 import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind } from './types.js';
 import { bracketHost, checkHttpUrl, requireGroup, requireString } from './util.js';
@@ -56,7 +58,7 @@ export const jsonKind: DiscoveryKind<JsonSettings> = {
     });
   },
   async fetch(s, ctx) {
-    const { text } = await httpGetText({ url: s.endpoint, signal: ctx.signal });
+    const { text } = await httpGetText({ url: s.endpoint, signal: ctx.signal, proxyEnv: proxyEnvFromProcess() });
     let doc: unknown;
     try {
       doc = JSON.parse(text);

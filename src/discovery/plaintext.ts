@@ -1,5 +1,6 @@
 /**
- * `plaintext`: HTTP GET `plaintext_endpoint` (status not checked), one backend per non-empty line.
+ * `plaintext`: HTTP GET `plaintext_endpoint` (status not checked, proxy env as json), one backend
+ * per non-empty line.
  * Without `plaintext_regex_pattern` lines use the backend line grammar; with it, the first match
  * of the pattern gives the named groups host, port, weight, priority, max_connections, sni
  * (missing or empty optional groups -> defaults). Go's `(?P<name>` is accepted. An invalid
@@ -9,6 +10,7 @@ import { type BackendSpec, backendSpec } from '../core/backend.js';
 import { parseBackendLine, parseUintField } from '../core/backend-line.js';
 import { ConfigError } from '../core/errors.js';
 import { httpGetText } from './http.js';
+import { proxyEnvFromProcess } from './proxy-env.js';
 import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind } from './types.js';
 import { checkHttpUrl, requireGroup, requireString } from './util.js';
 
@@ -62,7 +64,7 @@ export const plaintextKind: DiscoveryKind<PlaintextSettings> = {
     return Object.freeze({ endpoint, pattern });
   },
   async fetch(s, ctx) {
-    const { text } = await httpGetText({ url: s.endpoint, signal: ctx.signal });
+    const { text } = await httpGetText({ url: s.endpoint, signal: ctx.signal, proxyEnv: proxyEnvFromProcess() });
     const specs: BackendSpec[] = [];
     for (const line of bodyLines(text)) {
       const spec = s.pattern === undefined ? parseBackendLine(line) : matchLine(s.pattern, line);
