@@ -62,7 +62,8 @@ export class DiscoveryRunner<S = unknown> {
     this.opts = opts;
     this.log = opts.log.child({ name: `discovery/${opts.kind.kind}`, server: opts.serverName });
     this.timers = opts.timers ?? realTimers;
-    this.retryWaitMs = opts.retryWaitMs ?? opts.kind.retryWaitMs ?? DEFAULT_RETRY_WAIT_MS;
+    // A kind without a retry delay (static never fails) still never spins: 2 s then.
+    this.retryWaitMs = opts.retryWaitMs ?? (opts.kind.retryWaitMs > 0 ? opts.kind.retryWaitMs : DEFAULT_RETRY_WAIT_MS);
   }
 
   get state(): RunnerState {
