@@ -202,8 +202,7 @@ function checkStream(settings: ProbeSettings, target: CheckTarget, signal: Abort
       if (finished) return;
       finished = true;
       signal.removeEventListener('abort', onAbort);
-      socket.removeAllListeners();
-      socket.on('error', () => undefined);
+      // Our listeners stay attached (finish is idempotent): late errors remain handled.
       socket.destroy();
       resolve(result);
     };
@@ -221,7 +220,7 @@ function checkStream(settings: ProbeSettings, target: CheckTarget, signal: Abort
       });
     });
     socket.on('data', (chunk: Buffer) => {
-      if (got.add(chunk)) finish(judge(settings, got.bytes()));
+      if (!finished && got.add(chunk)) finish(judge(settings, got.bytes()));
     });
     socket.on('end', () => finish({ status: 'unhealthy', reason: `read EOF after ${got.size} of ${got.need} bytes` }));
     socket.on('error', (err) => finish({ status: 'unhealthy', reason: socketError(step, err) }));
@@ -251,8 +250,7 @@ async function checkUdp(settings: ProbeSettings, target: CheckTarget, signal: Ab
       if (finished) return;
       finished = true;
       signal.removeEventListener('abort', onAbort);
-      socket.removeAllListeners();
-      socket.on('error', () => undefined);
+      // Our listeners stay attached (finish is idempotent): late errors remain handled.
       try {
         socket.close();
       } catch {
@@ -267,7 +265,7 @@ async function checkUdp(settings: ProbeSettings, target: CheckTarget, signal: Ab
     signal.addEventListener('abort', onAbort, { once: true });
     socket.on('error', (err) => finish({ status: 'unhealthy', reason: socketError(step, err) }));
     socket.on('message', (msg: Buffer) => {
-      if (got.add(msg)) finish(judge(settings, got.bytes()));
+      if (!finished && got.add(msg)) finish(judge(settings, got.bytes()));
     });
     socket.connect(target.port, address, () => {
       if (finished) return;

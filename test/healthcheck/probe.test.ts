@@ -18,7 +18,7 @@ const registry = createHealthcheckRegistry();
 function probeWire(probe: Partial<ProbeGroup>, over: Partial<HealthcheckWire> = {}): HealthcheckWire {
   return hcWire({
     kind: 'probe',
-    timeout: '300ms',
+    timeout: '2s',
     probe: { probe_protocol: 'tcp', probe_strategy: 'starts_with', probe_send: 'PING\\n', probe_recv: 'PONG', probe_recv_len: 0, ...probe },
     ...over,
   });
