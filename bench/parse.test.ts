@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  parseAutocannonJson, parseIperfJson, parseProcStat, parseVmRssKb, parseWrk, parseWrkDuration,
+  parseAutocannonJson, parseEnvPairs, parseIperfJson, parseProcStat, parseVmRssKb, parseWrk, parseWrkDuration,
 } from './parse.js';
 import { listeningPorts } from './procs.js';
 import { formatTable, median, medianOf, ratio, summarise, TESTS } from './report.js';
@@ -180,4 +180,11 @@ test('configs: both balancers point at the same backends', () => {
   assert.match(cfg, /mode tcp/);
   assert.match(cfg, /balance roundrobin/);
   assert.match(cfg, /bind 127\.0\.0\.1:20201\n {2}server s1 127\.0\.0\.1:15201/);
+});
+
+test('environment pairs for the alt process', () => {
+  assert.deepEqual(parseEnvPairs(' TSB_ONREAD=65536  A=b=c '), { TSB_ONREAD: '65536', A: 'b=c' });
+  assert.deepEqual(parseEnvPairs(''), {});
+  assert.throws(() => parseEnvPairs('=x'), /NAME=value/);
+  assert.throws(() => parseEnvPairs('novalue'), /NAME=value/);
 });

@@ -136,3 +136,14 @@ export function parseVmRssKb(status: string): number | null {
   const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
   return m === null ? null : Number(m[1]);
 }
+
+/** "A=1 B=two" -> { A: '1', B: 'two' }. */
+export function parseEnvPairs(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of text.split(/\s+/).filter((p) => p !== '')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`expected NAME=value, got "${pair}"`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}

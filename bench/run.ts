@@ -12,6 +12,8 @@
 //   BENCH_TSBETWEEN_CLI   another tsbetween entry point (default dist/src/cli.js)
 //   BENCH_ALT_CLI         a second tsbetween entry point, measured as an extra "alt" column in the
 //                         same interleaved run (A/B of a data-path change on a noisy shared box)
+//   BENCH_ALT_ENV         "NAME=value ..." extra environment for the alt process; alone, it runs
+//                         the same CLI as tsbetween with that environment
 //   BENCH_TIMEOUT         hard overall timeout in seconds (default: from the number of runs)
 //   BENCH_WAIT_QUIET=0    wait up to this many seconds, before the load, for the box's background
 //                         CPU to fall to BENCH_QUIET_PCT (default 50; 100 = one core)
@@ -22,6 +24,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chooseHttpLoadGen } from './load.js';
+import { parseEnvPairs } from './parse.js';
 import type { HttpLoadGen } from './load.js';
 import { runIperf } from './load.js';
 import { haproxyCfg, tsbetweenToml } from './configs.js';
@@ -51,7 +54,9 @@ interface Settings {
   readonly withHaproxy: boolean;
   readonly loadgenPref: string | undefined;
   readonly cli: string;
+  /** Set when an "alt" column is wanted (BENCH_ALT_CLI and/or BENCH_ALT_ENV). */
   readonly altCli: string | null;
+  readonly altEnv: Readonly<Record<string, string>>;
   readonly hardTimeoutS: number | null;
   readonly waitQuietS: number;
   readonly quietPct: number;
@@ -63,6 +68,14 @@ function intEnv(name: string, fallback: number, min: number, max: number): numbe
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name}: expected an integer in ${min}-${max}, got "${raw}"`);
   return n;
+}
+
+function altEnvFromEnv(): Record<string, string> {
+  try {
+    return parseEnvPairs(process.env['BENCH_ALT_ENV'] ?? '');
+  } catch (e) {
+    throw new Error(`BENCH_ALT_ENV: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 function readSettings(): Settings {
@@ -77,7 +90,9 @@ function readSettings(): Settings {
   const cli = resolve(process.env['BENCH_TSBETWEEN_CLI'] ?? join(ROOT, 'dist', 'src', 'cli.js'));
   return { seconds, rounds, tests, withHaproxy: process.env['BENCH_HAPROXY'] !== '0',
     loadgenPref: process.env['BENCH_LOADGEN'], cli,
-    altCli: process.env['BENCH_ALT_CLI'] ? resolve(process.env['BENCH_ALT_CLI']) : null,
+    altCli: process.env['BENCH_ALT_CLI'] ? resolve(process.env['BENCH_ALT_CLI'])
+      : process.env['BENCH_ALT_ENV'] ? cli : null,
+    altEnv: altEnvFromEnv(),
     hardTimeoutS: process.env['BENCH_TIMEOUT'] ? intEnv('BENCH_TIMEOUT', 0, 5, 3600) : null,
     waitQuietS: intEnv('BENCH_WAIT_QUIET', 0, 0, 1800), quietPct: intEnv('BENCH_QUIET_PCT', 50, 1, 400) };
 }
@@ -236,11 +251,13 @@ async function main(sup: Supervisor, tmp: string, settings: Settings): Promise<n
   if (settings.altCli !== null) {
     const altToml = join(tmp, 'alt.toml');
     writeFileSync(altToml, tsbetweenToml(ports, true));
-    const alt = sup.start('alt', process.execPath, [settings.altCli, '-c', altToml]);
+    const alt = sup.start('alt', process.execPath, [settings.altCli, '-c', altToml],
+      { env: { ...process.env, ...settings.altEnv } });
     await waitListening(alt, [altHttp, altIperf], STARTUP_TIMEOUT_MS);
     await smoke('alt', altHttp);
     targets.push({ name: 'alt', httpPort: altHttp, iperfPort: altIperf, proc: alt });
-    notes.push(`alt = ${settings.altCli}`);
+    const envText = Object.entries(settings.altEnv).map(([k, v]) => `${k}=${v}`).join(' ');
+    notes.push(`alt = ${envText === '' ? '' : `${envText} `}${settings.altCli}`);
   }
   log(`ports: backends ${b1},${b2} iperf3 ${iperfB}; tsbetween ${tsHttp}/${tsIperf}` +
     (tools.haproxy !== null ? `; haproxy ${hpHttp}/${hpIperf}` : '') +
@@ -317,7 +334,7 @@ async function main(sup: Supervisor, tmp: string, settings: Settings): Promise<n
   const doc = {
     date: new Date().toISOString(),
     settings: { seconds, rounds, tests: runnable.map((t) => t.id), httpConnections: HTTP_CONNECTIONS,
-      loadgen: tools.loadgen?.name ?? null, cli: settings.cli, altCli: settings.altCli },
+      loadgen: tools.loadgen?.name ?? null, cli: settings.cli, altCli: settings.altCli, altEnv: settings.altEnv },
     machine: { cpus: os.cpus().length, kernel: os.release(), loadavg: os.loadavg(), backgroundBusyPct: background },
     idle: idleUsage,
     versions: {
