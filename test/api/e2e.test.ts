@@ -11,15 +11,7 @@ import { decodeConfig } from '../../src/config/decode.js';
 import { silentLogger } from '../../src/core/log.js';
 import { parsePrometheusText, series } from '../metrics/prom-text.js';
 import { req, type Reply } from './http.js';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const addr = s.address();
-  await new Promise((r) => s.close(r));
-  assert.ok(addr !== null && typeof addr === 'object');
-  return addr.port;
-}
+import { freePort } from './ports.js';
 
 async function echoServer(): Promise<{ server: Server; port: number; sockets: Set<Socket> }> {
   const sockets = new Set<Socket>();

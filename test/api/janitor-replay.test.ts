@@ -1,6 +1,6 @@
 /**
  * The OpenSVC janitor's sequence (opensvc.md §1) replayed against the real CLI:
- * `tsbetween from-file ../shared/fixtures/opensvc-gateway-config.json -f json`, then
+ * `tsbetween from-file <the gateway fixture, on a free port> -f json`, then
  * GET / → GET /servers → POST the janitor's body (srv discovery pointed at a test DNS server over
  * TCP) → GET /servers compared with the janitor's equality rule (no churn) → traffic through the
  * SRV-discovered backend → DELETE → restart → new startTime → re-POST → equal again.
@@ -8,12 +8,12 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { a, srv, startDnsServer, type TestDnsServer } from '../discovery/dns-server.js';
-import { ROOT, echoBackend, freePort, request, runCli, tempDir, type CliRun, type TempDir } from '../helpers/cli.js';
+import { ROOT, echoBackend, request, runCli, tempDir, type CliRun, type TempDir } from '../helpers/cli.js';
 import { req, type Reply } from './http.js';
+import { freePort } from './ports.js';
 
 const FIXTURES = join(ROOT, '..', 'shared', 'fixtures');
 const GATEWAY_CONFIG = join(FIXTURES, 'opensvc-gateway-config.json');
@@ -40,20 +40,12 @@ function janitorEqual(desired: Record<string, Json>, current: Record<string, Jso
   return Object.entries(desired).every(([k, v]) => k in current && pyEqual(v, current[k] ?? null));
 }
 
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, () => s.close(() => resolve(true)));
-  });
-}
-
 describe('OpenSVC janitor replay against the CLI', () => {
   let dns: TestDnsServer;
   let backend: Awaited<ReturnType<typeof echoBackend>>;
   let tmp: TempDir;
-  let configPath = GATEWAY_CONFIG;
-  let apiPort = 8888;
+  let configPath = '';
+  let apiPort = 0;
   let cli: CliRun | undefined;
   const desired = JSON.parse(readFileSync(JANITOR_POST, 'utf8')) as Record<string, Json>;
 
@@ -69,12 +61,13 @@ describe('OpenSVC janitor replay against the CLI', () => {
       return { rcode: 3 };
     });
     tmp = tempDir('tsb-janitor-');
-    // The fixture binds ":8888" on every address. Use it verbatim when the port is free; otherwise
-    // (another test owns it) an identical copy on a free port.
-    if (!(await portFree(8888))) {
-      apiPort = await freePort();
-      configPath = tmp.write('config.json', JSON.stringify({ api: { enabled: true, bind: `:${apiPort}` } }));
-    }
+    // The fixture binds ":8888" on every address. Other test runs on this shared machine may hold
+    // that port, so the CLI reads an exact copy of the fixture with only the port changed (still
+    // ":<port>", every address).
+    const fixture = JSON.parse(readFileSync(GATEWAY_CONFIG, 'utf8')) as { api: { enabled: boolean; bind: string } };
+    assert.deepEqual(fixture, { api: { enabled: true, bind: ':8888' } });
+    apiPort = await freePort();
+    configPath = tmp.write('config.json', JSON.stringify({ api: { ...fixture.api, bind: `:${apiPort}` } }));
     // The janitor's body, with its DNS server pointed at ours and a free listen port.
     const bindPort = await freePort();
     const discovery = desired['discovery'] as Record<string, Json>;
