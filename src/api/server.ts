@@ -57,30 +57,40 @@ export interface ApiServer {
   address(): AddressInfo;
 }
 
-type RouteId = 'info' | 'ping' | 'dump' | 'servers' | 'server' | 'stats';
+type RouteId = 'info' | 'ping' | 'dump' | 'servers' | 'getServer' | 'postServer' | 'deleteServer' | 'stats';
 
 interface Match {
   readonly route: RouteId;
+  /** `:name` of the /servers/:name routes ('' otherwise). */
   readonly name: string;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const TEXT_TYPE = 'text/plain; charset=utf-8';
 
-/** The route of a decoded path for a method, or undefined. */
+const FIXED_ROUTES: Readonly<Record<string, RouteId>> = {
+  'GET /': 'info',
+  'GET /ping': 'ping',
+  'GET /dump': 'dump',
+  'GET /servers': 'servers',
+};
+
+const SERVER_ROUTES: Readonly<Record<string, RouteId>> = {
+  GET: 'getServer',
+  POST: 'postServer',
+  DELETE: 'deleteServer',
+};
+
+/** The route of a decoded path for a method, or undefined (→ 404, or a trailing-slash redirect). */
 function matchRoute(method: string, path: string): Match | undefined {
-  const parts = path.split('/');
-  // parts[0] is '' (path starts with '/').
-  if (method === 'GET') {
-    if (path === '/') return { route: 'info', name: '' };
-    if (path === '/ping') return { route: 'ping', name: '' };
-    if (path === '/dump') return { route: 'dump', name: '' };
-    if (path === '/servers') return { route: 'servers', name: '' };
-  }
-  if (parts[1] !== 'servers' || parts[2] === undefined || parts[2] === '') return undefined;
+  const fixed = FIXED_ROUTES[`${method} ${path}`];
+  if (fixed !== undefined) return { route: fixed, name: '' };
+  const parts = path.split('/'); // ['', 'servers', name, ('stats')]
   const name = parts[2];
-  if (parts.length === 3 && (method === 'GET' || method === 'POST' || method === 'DELETE')) {
-    return { route: 'server', name };
+  if (parts[0] !== '' || parts[1] !== 'servers' || name === undefined || name === '') return undefined;
+  if (parts.length === 3) {
+    const route = SERVER_ROUTES[method];
+    return route === undefined ? undefined : { route, name };
   }
   if (parts.length === 4 && parts[3] === 'stats' && method === 'GET') return { route: 'stats', name };
   return undefined;
@@ -246,7 +256,7 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
   async function route(req: IncomingMessage, res: ServerResponse, m: Match, url: URL): Promise<void> {
     switch (m.route) {
       case 'ping':
-        send(res, 200, 'text/plain', 'OK');
+        send(res, 200, TEXT_TYPE, 'OK');
         return;
       case 'info':
         sendJson(res, 200, systemInfo());
@@ -260,33 +270,33 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
       case 'servers':
         sendJson(res, 200, allServers());
         return;
+      case 'getServer': {
+        const view = manager.get(m.name);
+        if (view === undefined) sendJson(res, UNKNOWN_SERVER.status, UNKNOWN_SERVER.body);
+        else sendJson(res, 200, goJson(serverToJson(view.config)));
+        return;
+      }
       case 'stats': {
         const stats = manager.stats(m.name);
         if (stats === null) sendJson(res, UNKNOWN_SERVER.status, UNKNOWN_SERVER.body);
         else sendJson(res, 200, goJson(stats));
         return;
       }
-      case 'server':
-        break;
+      case 'deleteServer':
+        // Unknown names are ignored: 200 null either way (quirk Q-2).
+        await manager.delete(m.name);
+        sendJson(res, 200, 'null');
+        return;
+      case 'postServer': {
+        const body = parseJsonBody(await readBody(req, MAX_BODY_BYTES));
+        const decoded = decodeServer(body);
+        for (const w of decoded.warnings) log.warn(`server ${m.name}: ${w}`);
+        // Resolves once the listener accepts connections; throws ConfigError/StartError otherwise.
+        await manager.create(m.name, decoded.server);
+        sendJson(res, 200, 'null');
+        return;
+      }
     }
-    if (req.method === 'GET') {
-      const view = manager.get(m.name);
-      if (view === undefined) sendJson(res, UNKNOWN_SERVER.status, UNKNOWN_SERVER.body);
-      else sendJson(res, 200, goJson(serverToJson(view.config)));
-      return;
-    }
-    if (req.method === 'DELETE') {
-      await manager.delete(m.name);
-      sendJson(res, UNKNOWN_SERVER.status, 'null');
-      return;
-    }
-    // POST
-    const body = parseJsonBody(await readBody(req, MAX_BODY_BYTES));
-    const decoded = decodeServer(body);
-    for (const w of decoded.warnings) log.warn(w);
-    await manager.create(m.name, decoded.server);
-    log.debug(`Created server '${m.name}' via API`);
-    sendJson(res, 200, 'null');
   }
 
   function fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
