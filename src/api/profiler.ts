@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { getHeapSnapshot } from 'node:v8';
 import type { Logger } from '../core/log.js';
-import { closeServer, listenErrorText, listenOn, parseBind } from './listen.js';
+import { closeServer, listenErrorText, listenOn, parseBind } from '../metrics/listen.js';
 
 export const MAX_PROFILE_SECONDS = 60;
 const DEFAULT_PROFILE_SECONDS = 30;

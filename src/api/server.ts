@@ -30,7 +30,7 @@ import { formatDuration } from '../core/duration.js';
 import { DecodeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { BodyTooLargeError, UNKNOWN_SERVER, UnknownFormatError, errorReply } from './errors.js';
-import { closeServer, listenErrorText, listenOn, parseBind } from './listen.js';
+import { closeServer, listenErrorText, listenOn, parseBind } from '../metrics/listen.js';
 
 /** Largest request body accepted (POST /servers/:name); larger bodies get 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;

@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { closeServer, listenErrorText, listenOn, parseBind } from '../api/listen.js';
+import { closeServer, listenErrorText, listenOn, parseBind } from './listen.js';
 import type { Logger } from '../core/log.js';
 
 export interface MetricsServerOptions {

@@ -1,6 +1,7 @@
 /**
  * Listening on a GoBetween `bind` string (`host:port`, `:port`, `[v6]:port`, or '' for the
- * protocol's default port), shared by the REST API, the metrics and the profiler listeners.
+ * protocol's default port), shared by the HTTP listeners of the control plane: metrics, REST API
+ * and profiler (it lives here because api/ may import metrics/, not the other way round).
  * Go semantics: an empty host listens on every address; errors read like Go's `listen tcp ...`.
  */
 import type { AddressInfo } from 'node:net';
