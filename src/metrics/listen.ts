@@ -4,8 +4,8 @@
  * and profiler (it lives here because api/ may import metrics/, not the other way round).
  * Go semantics: an empty host listens on every address; errors read like Go's `listen tcp ...`.
  */
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { isIP, type AddressInfo, type Server } from 'node:net';
 
 export interface ListenAddress {
   /** undefined = every address (dual-stack when available). */
@@ -32,11 +32,22 @@ export function parseBind(bind: string, defaultPort: number): ListenAddress {
     if (host.includes(':')) throw new Error(`address ${bind}: too many colons in address`);
     portText = bind.slice(colon + 1);
   }
-  if (portText === '') return { host: host === '' ? undefined : host, port: defaultPort };
+  // Go listens on every address (dual-stack) for an empty or unspecified host.
+  const any = host === '' || host === '0.0.0.0' || host === '::';
+  if (portText === '') return { host: any ? undefined : host, port: defaultPort };
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
     throw new Error(`address ${bind}: invalid port`);
   }
-  return { host: host === '' ? undefined : host, port: Number(portText) };
+  return { host: any ? undefined : host, port: Number(portText) };
+}
+
+/** A host name resolves to its first IPv4 address when it has one (Go's preference). */
+async function resolveHost(host: string): Promise<string> {
+  if (isIP(host) !== 0) return host;
+  const addrs = await lookup(host, { all: true });
+  const pick = addrs.find((a) => a.family === 4) ?? addrs[0];
+  if (pick === undefined) throw Object.assign(new Error(`lookup ${host}: no such host`), { code: 'ENOTFOUND' });
+  return pick.address;
 }
 
 const SYSCALL_TEXT: Readonly<Record<string, string>> = {
@@ -55,7 +66,8 @@ export function listenErrorText(bind: string, err: unknown): string {
 }
 
 /** Starts listening; resolves once the socket is bound, rejects with the listen error. */
-export function listenOn(server: Server, addr: ListenAddress): Promise<AddressInfo> {
+export async function listenOn(server: Server, addr: ListenAddress): Promise<AddressInfo> {
+  const host = addr.host === undefined ? undefined : await resolveHost(addr.host);
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => {
       server.off('listening', onListening);
@@ -67,8 +79,8 @@ export function listenOn(server: Server, addr: ListenAddress): Promise<AddressIn
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    if (addr.host === undefined) server.listen(addr.port);
-    else server.listen(addr.port, addr.host);
+    if (host === undefined) server.listen(addr.port);
+    else server.listen(addr.port, host);
   });
 }
 
