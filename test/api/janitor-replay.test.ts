@@ -89,7 +89,11 @@ describe('OpenSVC janitor replay against the CLI', () => {
     const run = runCli(['from-file', configPath, '-f', 'json']);
     const end = Date.now() + 20_000;
     for (;;) {
-      const ok = await req(apiPort, '/ping', { timeoutMs: 500 }).then((r) => r.status === 200, () => false);
+      // Up, and really ours: GET / names our (unique) config file.
+      const ok = await req(apiPort, '/', { timeoutMs: 500 }).then(
+        (r) => r.status === 200 && r.body.includes(JSON.stringify(configPath)),
+        () => false,
+      );
       if (ok) return run;
       if (run.child.exitCode !== null || Date.now() > end) {
         run.kill('SIGKILL');
