@@ -253,7 +253,7 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
     return members.length === 0 ? '{}' : `{\n${members.join(',\n')}\n}`;
   }
 
-  async function route(req: IncomingMessage, res: ServerResponse, m: Match, url: URL): Promise<void> {
+  async function route(req: IncomingMessage, res: ServerResponse, m: Match, query: URLSearchParams): Promise<void> {
     switch (m.route) {
       case 'ping':
         send(res, 200, TEXT_TYPE, 'OK');
@@ -262,7 +262,7 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
         sendJson(res, 200, systemInfo());
         return;
       case 'dump': {
-        const format = url.searchParams.get('format') ?? 'toml';
+        const format = query.get('format') ?? 'toml';
         if (format !== 'toml' && format !== 'json') throw new UnknownFormatError(format);
         send(res, 200, TEXT_TYPE, opts.dump(format));
         return;
@@ -319,11 +319,14 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
     const method = req.method ?? 'GET';
     const rawUrl = req.url ?? '/';
     if (cors(req, res)) return;
-    let url: URL;
+    // The request target as sent: no dot-segment or `//` normalisation (gin routes the raw path).
+    const q = rawUrl.indexOf('?');
+    const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    const search = q < 0 ? '' : rawUrl.slice(q);
+    const query = new URLSearchParams(search);
     let path: string;
     try {
-      url = new URL(rawUrl.startsWith('/') ? rawUrl : `/${rawUrl}`, 'http://api');
-      path = decodeURIComponent(url.pathname);
+      path = decodeURIComponent(rawPath);
     } catch {
       send(res, 400, TEXT_TYPE, '400 Bad Request');
       return;
@@ -331,7 +334,7 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
     const m = matchRoute(method, path);
     if (m === undefined) {
       if (path.length > 1 && path.endsWith('/') && matchRoute(method, path.slice(0, -1)) !== undefined) {
-        const location = url.pathname.slice(0, -1) + url.search;
+        const location = rawPath.slice(0, -1) + search;
         const status = method === 'GET' ? 301 : 307;
         const body = method === 'GET' ? `<a href="${location}">Moved Permanently</a>.\n\n` : '';
         send(res, status, method === 'GET' ? 'text/html; charset=utf-8' : undefined, body, { Location: location });
@@ -345,7 +348,7 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
       return;
     }
     try {
-      await route(req, res, m, url);
+      await route(req, res, m, query);
     } catch (err) {
       fail(req, res, err);
     }

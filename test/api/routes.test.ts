@@ -254,7 +254,7 @@ describe('REST API routes (fake manager)', () => {
     const cases: Array<[string, string]> = [
       ['GET', '/nope'], ['PUT', '/servers/x'], ['PATCH', '/servers/x'], ['POST', '/servers'], ['DELETE', '/servers'],
       ['POST', '/'], ['GET', '/servers/x/stats/more'], ['POST', '/servers/x/stats'], ['HEAD', '/ping'], ['OPTIONS', '/servers'],
-      ['GET', '/servers//stats'],
+      ['GET', '/servers//stats'], ['GET', '//servers'], ['GET', '/servers/../ping'],
     ];
     for (const [method, path] of cases) {
       const r = await req(h.port, path, { method });
