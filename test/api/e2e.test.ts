@@ -283,8 +283,10 @@ describe('REST API end to end (real server manager)', () => {
     assert.equal(d2['client_idle_timeout'], '2m');
 
     // §12.12: /dump reflects API-created servers and re-loads
-    const json = JSON.parse((await req(api, '/dump?format=json')).body) as { servers: Record<string, unknown> };
+    const jsonText = (await req(api, '/dump?format=json')).body;
+    const json = JSON.parse(jsonText) as { servers: Record<string, unknown> };
     assert.deepEqual(Object.keys(json.servers), ['d1', 'd2']);
+    assert.equal(decodeConfig(jsonText, 'json').config.servers?.['d1']?.max_connections, 5, 'JSON dump re-loads');
     const toml = await req(api, '/dump');
     assert.equal(toml.status, 200);
     const reloaded = decodeConfig(toml.body, 'toml').config;
