@@ -59,6 +59,15 @@ export interface TcpServerOptions {
 }
 
 const KEEPALIVE_MS = 15_000;
+/**
+ * Backend -> client reads go into a per-connection reused buffer (`onread`): measured on the
+ * 2-vCPU box, 64 KiB reads cut the proxy's CPU per GiB downloaded by ~35-50% against 'data'
+ * events (which allocate per read). Cost: 64 KiB per open connection (GoBetween: 2 x 16 KiB).
+ */
+const READ_BUFFER_BYTES = 64 * 1024;
+/** Buffers of finished connections kept for reuse (bounded: at most 8 MiB idle). */
+const spareBuffers: Buffer[] = [];
+const MAX_SPARE_BUFFERS = 128;
 /** The kernel caps this at net.core.somaxconn, which is what Go asks for. */
 const BACKLOG = 65_535;
 
@@ -103,6 +112,9 @@ class Connection implements PickContext {
   timer: NodeJS.Timeout | null = null;
   lastClientRead = 0;
   lastBackendRead = 0;
+  /** Current backend read buffer, and whether a queued client write still references it. */
+  buf: Buffer | null = null;
+  bufBusy = false;
 
   constructor(
     readonly shared: Shared,
@@ -130,6 +142,8 @@ class Connection implements PickContext {
         noDelay: true,
         keepAlive: true,
         keepAliveInitialDelay: KEEPALIVE_MS,
+        // Backend reads land in this connection's reused buffer (see backendRead).
+        onread: { buffer: () => this.nextBuffer(), callback: (n: number, b: Uint8Array) => this.backendRead(n, b) },
       }) as TaggedSocket;
     } catch (err) {
       // Synchronous failures (invalid host/port): count as refused like any dial failure.
@@ -147,6 +161,38 @@ class Connection implements PickContext {
       this.timer = setTimeout(onTimer, t, this);
       this.timer.unref();
     }
+  }
+
+  /**
+   * Node asks for the buffer of the next backend read right after each read callback. The
+   * connection keeps reusing one buffer while the client takes every write synchronously; when
+   * a write stays queued (it still references the buffer), the next read gets a fresh buffer
+   * and the queued one is left to the write.
+   */
+  nextBuffer(): Buffer {
+    let b = this.buf;
+    if (b === null) {
+      b = spareBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+      this.buf = b;
+    } else if (this.bufBusy) {
+      b = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+      this.buf = b;
+      this.bufBusy = false;
+    }
+    return b;
+  }
+
+  /** One backend read (onread callback): count, forward, apply backpressure. */
+  backendRead(n: number, b: Uint8Array): boolean {
+    this.lastBackendRead = Date.now();
+    (this.backend as Backend).rx += n;
+    this.shared.counters.rx += n;
+    const client = this.client;
+    const flushed = client.write(b instanceof Buffer ? b.subarray(0, n) : Buffer.from(b.buffer, b.byteOffset, n));
+    if (client.writableLength !== 0) this.bufBusy = true;
+    // Stop reading the backend until the client drains (onClientDrain resumes it).
+    if (!flushed) (this.upstream as TaggedSocket).pause();
+    return true;
   }
 
   connected(): void {
@@ -171,9 +217,10 @@ class Connection implements PickContext {
     client.on('data', onClientData);
     client.on('end', onClientEnd);
     client.on('drain', onClientDrain);
-    up.on('data', onBackendData);
     up.on('end', onBackendEnd);
     up.on('drain', onBackendDrain);
+    // Flowing mode, so that 'end' is emitted (the data itself goes through onread).
+    up.resume();
     client.resume();
   }
 
@@ -208,6 +255,12 @@ class Connection implements PickContext {
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
+    }
+    // The backend socket is closed, and the current buffer is never one a queued write holds.
+    const buf = this.buf;
+    if (buf !== null) {
+      this.buf = null;
+      if (!this.bufBusy && spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buf);
     }
     const shared = this.shared;
     const b = this.backend;
@@ -278,15 +331,6 @@ function onClientData(this: TaggedSocket, chunk: Buffer): void {
   (conn.backend as Backend).tx += n;
   conn.shared.counters.tx += n;
   if (!(conn.upstream as TaggedSocket).write(chunk)) this.pause();
-}
-
-function onBackendData(this: TaggedSocket, chunk: Buffer): void {
-  const conn = this[kConn];
-  const n = chunk.length;
-  conn.lastBackendRead = Date.now();
-  (conn.backend as Backend).rx += n;
-  conn.shared.counters.rx += n;
-  if (!conn.client.write(chunk)) this.pause();
 }
 
 /** The backend drained: resume reading the client. */

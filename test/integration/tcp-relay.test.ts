@@ -238,3 +238,103 @@ test('drain() waits for connections up to the grace period, then destroys them',
     await h.closeAll();
   }
 });
+
+test('slow readers and parallel downloads: backend data intact through the reused read buffers', { timeout: 60_000 }, async () => {
+  const h = new Handles();
+  try {
+    const payloads = new Map<number, Buffer>();
+    let next = 0;
+    const be = await startBackend(h, (s) => {
+      s.on('error', () => undefined);
+      s.resume();
+      const data = randomBytes(6 * MB);
+      const id = next++;
+      payloads.set(id, data);
+      s.write(`${String(id).padStart(4, '0')}`);
+      // Many small and large writes so that reads come in all sizes.
+      let off = 0;
+      const step = (): void => {
+        while (off < data.length) {
+          const n = Math.min(data.length - off, 1 + ((off * 7919) % 200_000));
+          const more = s.write(data.subarray(off, off + n));
+          off += n;
+          if (!more) {
+            s.once('drain', step);
+            return;
+          }
+        }
+        s.end();
+      };
+      step();
+    });
+    const { counters, port } = await startProxy(h, [spec(be.port)]);
+    const one = async (slow: boolean): Promise<void> => {
+      const c = await connectClient(h, port);
+      const parts: Buffer[] = [];
+      c.on('data', (d: Buffer) => {
+        parts.push(d);
+        if (slow) {
+          c.pause();
+          setTimeout(() => c.resume(), 2);
+        }
+      });
+      await once(c, 'end');
+      c.end();
+      const all = Buffer.concat(parts);
+      const id = Number(all.subarray(0, 4).toString());
+      const want = payloads.get(id);
+      assert.ok(want !== undefined);
+      assert.equal(createHash('sha256').update(all.subarray(4)).digest('hex'), createHash('sha256').update(want).digest('hex'));
+    };
+    await Promise.all([one(true), one(true), one(false), one(false), one(true), one(false)]);
+    await waitFor(() => counters.active === 0, 5000, 'released');
+    assert.equal(counters.rx, 6 * (6 * MB + 4));
+  } finally {
+    await h.closeAll();
+  }
+});
+
+test('small backend writes queued behind a stalled client are not overwritten', { timeout: 60_000 }, async () => {
+  const h = new Handles();
+  try {
+    const data = randomBytes(12 * MB);
+    const be = await startBackend(h, (s) => {
+      s.on('error', () => undefined);
+      s.resume();
+      // 1000-byte writes spread over event-loop turns, so the proxy reads small chunks.
+      let off = 0;
+      const step = (): void => {
+        for (let k = 0; k < 4 && off < data.length; k++) {
+          const more = s.write(data.subarray(off, off + 1000));
+          off += 1000;
+          if (!more) {
+            s.once('drain', step);
+            return;
+          }
+        }
+        if (off < data.length) setImmediate(step);
+        else s.end();
+      };
+      step();
+    });
+    const { port } = await startProxy(h, [spec(be.port)]);
+    const c = await connectClient(h, port);
+    c.pause();
+    const parts: Buffer[] = [];
+    // Stall, then read in short bursts so the proxy's writes to the client keep queueing.
+    await new Promise((r) => setTimeout(r, 300));
+    c.on('data', (d: Buffer) => {
+      parts.push(d);
+      c.pause();
+      setTimeout(() => c.resume(), 1);
+    });
+    c.resume();
+    await once(c, 'end');
+    c.end();
+    const all = Buffer.concat(parts);
+    assert.equal(all.length, data.length);
+    assert.ok(all.equals(data), 'bytes identical');
+  } finally {
+    await h.closeAll();
+  }
+});
