@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { compileAccess } from '../../src/data/access.js';
 import {
   Handles, closedPort, closedWithin, connectClient, echoHandler, readAll, spec, startBackend, startProxy, waitFor,
@@ -300,6 +302,70 @@ test('a backend removed from the pool lingers until its connection closes', { ti
     assert.equal(lingering.tx, 6);
     assert.equal(lingering.rx, 6);
     assert.equal(counters.active, 0);
+  } finally {
+    await h.closeAll();
+  }
+});
+
+/** A pino logger that keeps its JSON records in memory. */
+function memoryLogger(): { log: pino.Logger; records: { level: number; msg: string; suppressed?: number }[] } {
+  const records: { level: number; msg: string; suppressed?: number }[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb): void {
+      for (const line of chunk.toString().split('\n')) if (line !== '') records.push(JSON.parse(line) as { level: number; msg: string });
+      cb();
+    },
+  });
+  return { log: pino({ level: 'debug' }, sink), records };
+}
+
+test('refusal logs are rate-limited: too many connections (warn), election failures (error)', { timeout: 20_000 }, async () => {
+  const h = new Handles();
+  try {
+    const be = await startBackend(h, echoHandler);
+    const mem = memoryLogger();
+    const { port } = await startProxy(h, [spec(be.port)], { maxConnections: 1, log: mem.log });
+    const held = await connectClient(h, port);
+    held.write('x');
+    const flood: Socket[] = [];
+    for (let i = 0; i < 40; i++) flood.push(await connectClient(h, port));
+    await Promise.all(flood.map((c) => closedWithin(c, 3000)));
+    await new Promise((r) => setTimeout(r, 50));
+    const warns = mem.records.filter((r) => r.level === 40);
+    assert.ok(warns.length >= 1 && warns.length <= 10, `${warns.length} warn lines for 40 refusals`);
+    assert.ok(warns.every((r) => r.msg === 'Too many connections to 127.0.0.1:0'));
+
+    const mem2 = memoryLogger();
+    const empty = await startProxy(h, [], { log: mem2.log });
+    const flood2: Socket[] = [];
+    for (let i = 0; i < 40; i++) flood2.push(await connectClient(h, empty.port));
+    await Promise.all(flood2.map((c) => closedWithin(c, 3000)));
+    await new Promise((r) => setTimeout(r, 50));
+    const errors = mem2.records.filter((r) => r.level === 50);
+    assert.ok(errors.length >= 1 && errors.length <= 10, `${errors.length} error lines for 40 failed elections`);
+    assert.ok(errors.every((r) => r.msg === "Can't elect backend, Backends empty"));
+    assert.equal(empty.counters.active, 0);
+  } finally {
+    await h.closeAll();
+  }
+});
+
+test('IPv6 literal bind ([::1]:0) when the host has IPv6', { timeout: 10_000 }, async (t) => {
+  const h = new Handles();
+  try {
+    const be = await startBackend(h, echoHandler);
+    let setup: Awaited<ReturnType<typeof startProxy>>;
+    try {
+      setup = await startProxy(h, [spec(be.port)], { bind: '[::1]:0' });
+    } catch {
+      t.skip('no IPv6 loopback');
+      return;
+    }
+    assert.equal(setup.server.address().address, '::1');
+    const c = await connectClient(h, setup.port, '::1');
+    const r = readAll(c);
+    c.end('six');
+    assert.equal((await r).toString(), 'six');
   } finally {
     await h.closeAll();
   }
