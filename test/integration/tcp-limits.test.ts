@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { backendSpec } from '../../src/core/backend.js';
 import { compileAccess } from '../../src/data/access.js';
 import {
   Handles, closedPort, closedWithin, connectClient, echoHandler, readAll, spec, startBackend, startProxy, waitFor,
@@ -366,6 +367,47 @@ test('IPv6 literal bind ([::1]:0) when the host has IPv6', { timeout: 10_000 }, 
     const r = readAll(c);
     c.end('six');
     assert.equal((await r).toString(), 'six');
+  } finally {
+    await h.closeAll();
+  }
+});
+
+test('access on a dual-stack listener: IPv4 clients (seen as ::ffff:a.b.c.d) match IPv4 rules', { timeout: 10_000 }, async () => {
+  const h = new Handles();
+  try {
+    let backendConns = 0;
+    const be = await startBackend(h, (s) => {
+      backendConns++;
+      echoHandler(s);
+    });
+    const deny = compileAccess({ default: 'allow', rules: ['deny 127.0.0.1'] }, 'servers.test.access');
+    const denied = await startProxy(h, [spec(be.port)], { bind: ':0', access: deny });
+    const c = await connectClient(h, denied.port, '127.0.0.1');
+    await closedWithin(c, 2000);
+    assert.equal(backendConns, 0);
+    const allow = compileAccess({ default: 'deny', rules: ['allow 127.0.0.0/8'] }, 'servers.test.access');
+    const allowed = await startProxy(h, [spec(be.port)], { bind: ':0', access: allow });
+    const d = await connectClient(h, allowed.port, '127.0.0.1');
+    const r = readAll(d);
+    d.end('mapped');
+    assert.equal((await r).toString(), 'mapped');
+    assert.equal(backendConns, 1);
+  } finally {
+    await h.closeAll();
+  }
+});
+
+test('backend given by host name (localhost) is dialed', { timeout: 10_000 }, async () => {
+  const h = new Handles();
+  try {
+    const be = await startBackend(h, echoHandler);
+    const { pool, port } = await startProxy(h, [backendSpec('localhost', String(be.port))], { backendConnectionTimeoutMs: 2000 });
+    const c = await connectClient(h, port);
+    const r = readAll(c);
+    c.end('by-name');
+    assert.equal((await r).toString(), 'by-name');
+    assert.equal(pool.eligible[0]?.total, 1);
+    assert.equal(pool.eligible[0]?.refused, 0);
   } finally {
     await h.closeAll();
   }
