@@ -194,7 +194,7 @@ test('backend connect timeout: refused++ after the timeout, client closed', { ti
     const c = await connectClient(h, port);
     await closedWithin(c, 5000);
     const took = Date.now() - t0;
-    assert.ok(took >= 250 && took < 3000, `closed after ${took} ms`);
+    assert.ok(took >= 250 && took < 5000, `closed after ${took} ms`);
     const b = pool.eligible[0];
     assert.ok(b !== undefined);
     await waitFor(() => b.active === 0 && counters.active === 0, 3000, 'released');
@@ -225,9 +225,9 @@ test('client idle timeout closes the pair even while the backend streams', { tim
     const c = await connectClient(h, port);
     let bytes = 0;
     c.on('data', (d: Buffer) => (bytes += d.length));
-    await closedWithin(c, 5000);
+    await closedWithin(c, 8000);
     const took = Date.now() - t0;
-    assert.ok(took >= 350 && took < 2000, `closed after ${took} ms`);
+    assert.ok(took >= 350 && took < 5000, `closed after ${took} ms`);
     assert.ok(bytes > 3, 'backend traffic flowed meanwhile');
     await waitFor(() => counters.active === 0, 3000, 'released');
   } finally {
@@ -239,17 +239,17 @@ test('client activity re-arms the client idle timer', { timeout: 20_000 }, async
   const h = new Handles();
   try {
     const be = await startBackend(h, echoHandler);
-    const { server, port } = await startProxy(h, [spec(be.port)], { clientIdleTimeoutMs: 300 });
+    const { server, port } = await startProxy(h, [spec(be.port)], { clientIdleTimeoutMs: 600 });
     const c = await connectClient(h, port);
     c.resume();
     const tick = setInterval(() => c.write('x'), 50);
-    await new Promise((r) => setTimeout(r, 900));
+    await new Promise((r) => setTimeout(r, 1500));
     clearInterval(tick);
-    assert.equal(server.connections, 1, 'still open after 900 ms of client activity');
+    assert.equal(server.connections, 1, 'still open after 1.5 s of client activity');
     const t0 = Date.now();
-    await closedWithin(c, 3000);
+    await closedWithin(c, 8000);
     const took = Date.now() - t0;
-    assert.ok(took >= 200 && took < 1500, `closed ${took} ms after the client went quiet`);
+    assert.ok(took >= 450 && took < 5000, `closed ${took} ms after the client went quiet`);
   } finally {
     await h.closeAll();
   }
@@ -268,12 +268,12 @@ test('backend idle timeout closes the pair even while the client sends', { timeo
     const c = await connectClient(h, port);
     const tick = setInterval(() => c.write('y'), 40);
     try {
-      await closedWithin(c, 5000);
+      await closedWithin(c, 8000);
     } finally {
       clearInterval(tick);
     }
     const took = Date.now() - t0;
-    assert.ok(took >= 350 && took < 2000, `closed after ${took} ms`);
+    assert.ok(took >= 350 && took < 5000, `closed after ${took} ms`);
     assert.ok(backendGot > 3, 'client traffic flowed meanwhile');
     await waitFor(() => counters.active === 0, 3000, 'released');
   } finally {
