@@ -573,7 +573,13 @@ export class TcpServer {
     // 5. Election.
     const conn = new Connection(shared, client, ip, client.remotePort ?? 0);
     const pool = shared.pool;
-    const picked = this.opts.elector.elect(conn, pool.eligible, pool.anyMaxConnections);
+    let picked: Backend | string;
+    try {
+      picked = this.opts.elector.elect(conn, pool.eligible, pool.anyMaxConnections);
+    } catch (err) {
+      // A balancer bug must not take the listener down: treat it as a failed election.
+      picked = `election failed: ${errorMessage(err)}`;
+    }
     if (typeof picked === 'string') {
       const dropped = this.electLimiter.take();
       if (dropped >= 0) {

@@ -412,3 +412,30 @@ test('backend given by host name (localhost) is dialed', { timeout: 10_000 }, as
     await h.closeAll();
   }
 });
+
+test('an elector that throws is a failed election, not a crash', { timeout: 10_000 }, async () => {
+  const h = new Handles();
+  try {
+    const be = await startBackend(h, echoHandler);
+    let calls = 0;
+    const { counters, port, pool } = await startProxy(h, [spec(be.port)], {
+      elector: {
+        elect: (_ctx, eligible) => {
+          calls++;
+          if (calls === 1) throw new Error('boom');
+          return eligible[0] ?? 'none';
+        },
+      },
+    });
+    const c = await connectClient(h, port);
+    await closedWithin(c, 2000);
+    assert.equal(counters.active, 0);
+    const d = await connectClient(h, port);
+    const r = readAll(d);
+    d.end('still serving');
+    assert.equal((await r).toString(), 'still serving');
+    assert.equal(pool.eligible[0]?.total, 1);
+  } finally {
+    await h.closeAll();
+  }
+});
