@@ -103,8 +103,6 @@ class Shared {
 }
 
 class Connection implements PickContext {
-  readonly clientIp: string;
-  readonly clientPort: number;
   readonly sni = '';
   flags = 0;
   upstream: TaggedSocket | null = null;
@@ -119,11 +117,18 @@ class Connection implements PickContext {
   constructor(
     readonly shared: Shared,
     readonly client: TaggedSocket,
-    clientIp: string,
-    clientPort: number,
-  ) {
-    this.clientIp = clientIp;
-    this.clientPort = clientPort;
+  ) {}
+
+  /**
+   * The client address as Node reports it (`::ffff:a.b.c.d` on dual-stack listeners). Read
+   * lazily: balancers that ignore it (roundrobin, weight, leastconn) save a getpeername().
+   */
+  get clientIp(): string {
+    return this.client.remoteAddress ?? '';
+  }
+
+  get clientPort(): number {
+    return this.client.remotePort ?? 0;
   }
 
   /** Dials the reserved backend; the client stays paused until the backend is connected. */
@@ -542,9 +547,7 @@ export class TcpServer {
   /** The per-connection pipeline up to the dial (data-plane §2.3). */
   private accept(client: TaggedSocket): void {
     const shared = this.shared;
-    const ip = client.remoteAddress;
-    if (this.closing || ip === undefined) {
-      // Server closing, or the peer is already gone (getpeername failed).
+    if (this.closing) {
       client.destroy();
       return;
     }
@@ -564,14 +567,18 @@ export class TcpServer {
     counters.active++;
     // 4. Access.
     const access = this.opts.access;
-    if (access !== null && !access.allows(ip)) {
-      if (this.log.isLevelEnabled('debug')) this.log.debug(`Access restricted for ${ip}`);
-      client.destroy();
-      counters.active--;
-      return;
+    if (access !== null) {
+      // An address we cannot read (peer already gone) matches no rule: the default applies.
+      const ip = client.remoteAddress ?? '';
+      if (!access.allows(ip)) {
+        if (this.log.isLevelEnabled('debug')) this.log.debug(`Access restricted for ${ip}`);
+        client.destroy();
+        counters.active--;
+        return;
+      }
     }
     // 5. Election.
-    const conn = new Connection(shared, client, ip, client.remotePort ?? 0);
+    const conn = new Connection(shared, client);
     const pool = shared.pool;
     let picked: Backend | string;
     try {

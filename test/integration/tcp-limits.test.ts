@@ -439,3 +439,34 @@ test('an elector that throws is a failed election, not a crash', { timeout: 10_0
     await h.closeAll();
   }
 });
+
+test('the elector sees the client address as Node reports it', { timeout: 10_000 }, async () => {
+  const h = new Handles();
+  try {
+    const be = await startBackend(h, echoHandler);
+    const seen: string[] = [];
+    const { port } = await startProxy(h, [spec(be.port)], {
+      bind: ':0',
+      elector: {
+        elect: (ctx, eligible) => {
+          seen.push(`${ctx.clientIp} ${ctx.clientPort} ${JSON.stringify(ctx.sni)}`);
+          return eligible[0] ?? 'none';
+        },
+      },
+    });
+    const c = await connectClient(h, port, '127.0.0.1');
+    const r = readAll(c);
+    c.end('ctx');
+    await r;
+    const family = (c.address() as { family: string }).family;
+    assert.equal(family, 'IPv4');
+    assert.equal(seen.length, 1);
+    const expectIp = /^::ffff:127\.0\.0\.1$|^127\.0\.0\.1$/;
+    const [ip, p, sni] = (seen[0] as string).split(' ');
+    assert.match(ip as string, expectIp);
+    assert.equal(Number(p), c.localPort);
+    assert.equal(sni, '""');
+  } finally {
+    await h.closeAll();
+  }
+});
