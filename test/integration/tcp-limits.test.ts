@@ -455,16 +455,15 @@ test('the elector sees the client address as Node reports it', { timeout: 10_000
       },
     });
     const c = await connectClient(h, port, '127.0.0.1');
+    const localPort = c.localPort;
     const r = readAll(c);
     c.end('ctx');
     await r;
-    const family = (c.address() as { family: string }).family;
-    assert.equal(family, 'IPv4');
     assert.equal(seen.length, 1);
     const expectIp = /^::ffff:127\.0\.0\.1$|^127\.0\.0\.1$/;
     const [ip, p, sni] = (seen[0] as string).split(' ');
     assert.match(ip as string, expectIp);
-    assert.equal(Number(p), c.localPort);
+    assert.equal(Number(p), localPort);
     assert.equal(sni, '""');
   } finally {
     await h.closeAll();
