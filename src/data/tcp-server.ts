@@ -14,9 +14,16 @@
  * backend is reserved at election (D12) and the connection keeps the very Backend object it
  * picked, so a backend removed and re-added never underflows (D13).
  *
+ * Idle timeouts keep GoBetween's per-direction meaning (§2.6): client_idle_timeout = nothing
+ * read from the client for that long, backend_idle_timeout = nothing read from the backend;
+ * traffic in the other direction does not help. Once a direction has seen FIN (half-close), its
+ * idle timer stops: nothing more can be read there. The connect timeout covers the dial only.
+ *
  * Hot path: one small `Connection` object per connection, shared (module-level) event handlers
  * that find their connection through a symbol on the socket, no per-chunk closures or timers:
  * idle timeouts use one timer per connection that re-checks per-direction last-read stamps.
+ * Backend -> client data goes through `onread` into a reused per-connection buffer; client ->
+ * backend uses 'data' events (Node has no public `onread` for accepted sockets).
  */
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import type { PickContext } from '../balance/types.js';
