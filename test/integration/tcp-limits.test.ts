@@ -469,3 +469,53 @@ test('the elector sees the client address as Node reports it', { timeout: 10_000
     await h.closeAll();
   }
 });
+
+test('a client reset mid-transfer tears the backend side down and releases once', { timeout: 10_000 }, async () => {
+  const h = new Handles();
+  try {
+    let backendClosed = 0;
+    const be = await startBackend(h, (s) => {
+      s.on('error', () => undefined);
+      s.on('close', () => backendClosed++);
+      s.resume();
+      s.write(Buffer.alloc(4 * 1024 * 1024));
+    });
+    const { pool, counters, port } = await startProxy(h, [spec(be.port)]);
+    const c = await connectClient(h, port);
+    await new Promise<void>((r) => c.once('data', () => r()));
+    c.resetAndDestroy();
+    await waitFor(() => backendClosed === 1 && counters.active === 0, 3000, 'backend side closed');
+    const b = pool.eligible[0];
+    assert.ok(b !== undefined);
+    assert.equal(b.active, 0);
+    assert.equal(b.total, 1);
+    assert.equal(b.refused, 0);
+  } finally {
+    await h.closeAll();
+  }
+});
+
+test('close() while dialing: no refused count, lease released', { timeout: 20_000 }, async (t) => {
+  const h = new Handles();
+  const hole = await blackholePort(h);
+  if (hole === null) {
+    t.skip('python3 not available');
+    await h.closeAll();
+    return;
+  }
+  try {
+    const { server, pool, counters, port } = await startProxy(h, [spec(hole.port)]);
+    const c = await connectClient(h, port);
+    await waitFor(() => server.connections === 1, 3000, 'dialing');
+    await server.close();
+    await closedWithin(c, 3000);
+    const b = pool.eligible[0];
+    assert.ok(b !== undefined);
+    assert.equal(b.active, 0);
+    assert.equal(b.refused, 0);
+    assert.equal(counters.active, 0);
+  } finally {
+    hole.stop();
+    await h.closeAll();
+  }
+});
