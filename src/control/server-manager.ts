@@ -172,7 +172,9 @@ export class ServerManager implements ServerManagerApi {
       balancer,
       access: config.access === null ? null : compileAccess(config.access, `${path}.access`),
       discovery: compileDiscovery(config.discovery, `${path}.discovery`, this.deps.discoveries),
-      healthcheck: compileHealthcheck(config.healthcheck, `${path}.healthcheck`, this.deps.healthchecks, config.protocol),
+      healthcheck: compileHealthcheck(
+        config.healthcheck, `${path}.healthcheck`, this.deps.healthchecks, config.protocol, config.backends_tls,
+      ),
     };
   }
 
