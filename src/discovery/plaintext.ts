@@ -3,9 +3,11 @@
  * per non-empty line.
  * Without `plaintext_regex_pattern` lines use the backend line grammar; with it, the first match
  * of the pattern gives the named groups host, port, weight, priority, max_connections, sni
- * (missing or empty optional groups -> defaults). Go's `(?P<name>` is accepted. An invalid
- * pattern is a config error (GoBetween panicked at the first fetch, D23).
+ * (missing or empty optional groups -> defaults). The pattern is a Go RE2 regexp, translated by
+ * config/go-regexp.ts (the same translator that validates it at load time). An invalid pattern
+ * is a config error (GoBetween panicked at the first fetch, D23).
  */
+import { compileGoRegexp } from '../config/go-regexp.js';
 import { type BackendSpec, backendSpec } from '../core/backend.js';
 import { parseBackendLine, parseUintField } from '../core/backend-line.js';
 import { ConfigError } from '../core/errors.js';
@@ -18,11 +20,6 @@ export interface PlaintextSettings {
   readonly endpoint: string;
   /** undefined = the default line grammar. */
   readonly pattern: RegExp | undefined;
-}
-
-/** Go RE2 named groups `(?P<name>` -> JS `(?<name>`; compiles or throws. */
-export function compileGoRegexp(source: string): RegExp {
-  return new RegExp(source.replace(/\(\?P</g, '(?<'));
 }
 
 /** One line with a custom pattern; undefined when it does not match or lacks host/port. */

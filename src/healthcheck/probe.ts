@@ -6,7 +6,7 @@
  *   raw bytes with `unescapeGo` (`\xFF` is one byte).
  * - `starts_with`: read exactly len(probe_recv) bytes; they must equal probe_recv.
  * - `regexp`: read exactly `probe_recv_len` bytes; `probe_recv` (a Go RE2 pattern, translated by
- *   go-regexp.ts) must match somewhere in them, the bytes decoded as UTF-8 as RE2 does.
+ *   config/go-regexp.ts) must match somewhere in them, the bytes decoded as UTF-8 as RE2 does.
  * - Bytes are collected whatever the fragmentation; over UDP each datagram contributes at most
  *   the missing number of bytes (Go's ReadFull on a datagram socket truncates the rest).
  *   Fewer bytes before EOF, an error or the deadline → unhealthy. Extra bytes are ignored.
@@ -28,7 +28,7 @@ import { connect as tlsConnect, type ConnectionOptions, type SecureVersion } fro
 import { ConfigError, errorMessage } from '../core/errors.js';
 import type { BackendsTlsWire } from '../config/types.js';
 import { unescapeGo } from '../config/go-string.js';
-import { compileGoRegexp } from './go-regexp.js';
+import { compileGoRegexp } from '../config/go-regexp.js';
 import type { CheckResult, CheckTarget, HealthcheckKind } from './types.js';
 import { abortReason, socketError } from './util.js';
 

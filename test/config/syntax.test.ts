@@ -1,11 +1,11 @@
 // Small grammars the config relies on: Go durations (§2.2), the backend line (§2.9), Go string
-// escapes (probe_send / probe_recv, §2.7) and Go regexps (plaintext_regex_pattern, regexp probe).
+// escapes (probe_send / probe_recv, §2.7). Go regexps are in go-regexp.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatDuration, parseDuration, parseGoDuration } from '../../src/core/duration.js';
 import { DEFAULT_BACKEND_PATTERN, parseBackendLine } from '../../src/core/backend-line.js';
 import { GoSyntaxError, goStringError, unescapeGo } from '../../src/config/go-string.js';
-import { compileGoRegexp, translateGoRegexp } from '../../src/config/go-regexp.js';
+import { compileGoRegexp } from '../../src/config/go-regexp.js';
 
 // ---- durations -----------------------------------------------------------------------------
 
@@ -150,18 +150,3 @@ for (const input of BAD_ESCAPES) {
     assert.equal(goStringError(input), 'invalid syntax');
   });
 }
-
-// ---- Go regexps ----------------------------------------------------------------------------
-
-test('translateGoRegexp', () => {
-  assert.deepEqual(translateGoRegexp('(?P<host>\\S+):(?P<port>\\d+)'), { source: '(?<host>\\S+):(?<port>\\d+)', flags: '' });
-  assert.deepEqual(translateGoRegexp('(?i)^ok\\z'), { source: '^ok(?![\\s\\S])', flags: 'i' });
-  assert.deepEqual(translateGoRegexp('\\Aa[]b]'), { source: '(?<![\\s\\S])a[\\]b]', flags: '' });
-  assert.deepEqual(translateGoRegexp('[(?P<x>)]\\(?P<y>'), { source: '[(?P<x>)]\\(?P<y>', flags: '' });
-});
-
-test('compileGoRegexp', () => {
-  assert.equal(compileGoRegexp('(?i)^PONG').test('pong!'), true);
-  assert.equal(compileGoRegexp('ok\\z').test('ok\n'), false);
-  assert.throws(() => compileGoRegexp('(unclosed'), (err: unknown) => err instanceof SyntaxError && err.message.startsWith('error parsing regexp: '));
-});
