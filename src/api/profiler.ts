@@ -13,8 +13,9 @@ import { Session } from 'node:inspector';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { getHeapSnapshot } from 'node:v8';
+import { errorMessage } from '../core/errors.js';
+import { closeServer, listenOn, resolveBind } from '../core/listen.js';
 import type { Logger } from '../core/log.js';
-import { closeServer, listenErrorText, listenOn, parseBind } from '../metrics/listen.js';
 
 export const MAX_PROFILE_SECONDS = 60;
 const DEFAULT_PROFILE_SECONDS = 30;
@@ -141,11 +142,11 @@ export async function startProfiler(opts: ProfilerOptions): Promise<ProfilerServ
 
   let bound: AddressInfo | undefined;
   try {
-    bound = await listenOn(server, parseBind(opts.bind, 80));
+    bound = await listenOn(server, await resolveBind(opts.bind, { defaultPort: 80 }));
     log.info(`Starting profiler on ${opts.bind}`);
     server.on('error', (err) => log.error({ err }, 'profiler listener error'));
   } catch (err) {
-    log.error(`Failed to start profiler: ${listenErrorText(opts.bind, err)}`);
+    log.error(`Failed to start profiler: ${errorMessage(err)}`);
   }
 
   return {

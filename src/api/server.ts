@@ -30,7 +30,7 @@ import { formatDuration } from '../core/duration.js';
 import { DecodeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { BodyTooLargeError, UNKNOWN_SERVER, UnknownFormatError, errorReply } from './errors.js';
-import { closeServer, listenErrorText, listenOn, parseBind } from '../metrics/listen.js';
+import { closeServer, listenOn, resolveBind } from '../core/listen.js';
 
 /** Largest request body accepted (POST /servers/:name); larger bodies get 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -375,13 +375,8 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
   });
 
   log.info('Starting up API');
-  const addr = parseBind(api.bind, api.tls !== null ? 443 : 80);
-  let bound: AddressInfo;
-  try {
-    bound = await listenOn(server, addr);
-  } catch (err) {
-    throw new Error(listenErrorText(api.bind, err), { cause: err });
-  }
+  // Rejects with a StartError carrying Go's text (`listen tcp 127.0.0.1:3001: bind: address already in use`).
+  const bound: AddressInfo = await listenOn(server, await resolveBind(api.bind, { defaultPort: api.tls !== null ? 443 : 80 }));
   server.on('error', (err) => log.error({ err }, 'API listener error'));
   log.info(`Starting ${api.tls !== null ? 'HTTPS' : 'HTTP'} server ${api.bind}`);
 

@@ -29,9 +29,9 @@ import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import type { PickContext } from '../balance/types.js';
 import type { Backend, ServerCounters } from '../core/backend.js';
 import { StartError, errorMessage } from '../core/errors.js';
+import { listenOn, resolveBind } from '../core/listen.js';
 import type { Logger } from '../core/log.js';
 import type { AccessMatcher } from './access.js';
-import { isNoIpv6, listenErrorText, resolveBind, type BindTarget } from './listen.js';
 import { LogLimiter } from './rate-limit.js';
 
 /** The one thing the data path needs from the election chain (src/balance/elector.ts). */
@@ -451,37 +451,19 @@ export class TcpServer {
   async listen(): Promise<void> {
     if (this.server !== null) throw new StartError(`server ${this.opts.name} is already listening`);
     const target = await resolveBind(this.opts.bind);
-    try {
-      this.server = await this.tryListen(target.host, target);
-    } catch (err) {
-      if (!(target.wildcard && isNoIpv6(err))) throw new StartError(listenErrorText(err, target), { cause: err });
-      try {
-        this.server = await this.tryListen('0.0.0.0', target);
-      } catch (err2) {
-        throw new StartError(listenErrorText(err2, target), { cause: err2 });
-      }
-    }
-  }
-
-  private tryListen(host: string, target: BindTarget): Promise<Server> {
-    return new Promise<Server>((resolve, reject) => {
-      const srv = net.createServer({
-        allowHalfOpen: true,
-        pauseOnConnect: true,
-        noDelay: true,
-        keepAlive: true,
-        keepAliveInitialDelay: KEEPALIVE_MS,
-      });
-      const onError = (err: Error): void => reject(err);
-      srv.once('error', onError);
-      srv.listen({ host, port: target.port, ipv6Only: false, backlog: BACKLOG }, () => {
-        srv.removeListener('error', onError);
-        // Accept errors (EMFILE, ENFILE, ...) arrive here; the listener keeps accepting (D1).
-        srv.on('error', this.onServerError);
-        srv.on('connection', this.onConnection);
-        resolve(srv);
-      });
+    const srv = net.createServer({
+      allowHalfOpen: true,
+      pauseOnConnect: true,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: KEEPALIVE_MS,
     });
+    // No connection can arrive before the socket is bound; listen errors reject listenOn().
+    srv.on('connection', this.onConnection);
+    await listenOn(srv, target, { backlog: BACKLOG });
+    // Accept errors (EMFILE, ENFILE, ...) arrive here; the listener keeps accepting (D1).
+    srv.on('error', this.onServerError);
+    this.server = srv;
   }
 
   address(): AddressInfo {

@@ -7,7 +7,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { closeServer, listenErrorText, listenOn, parseBind } from './listen.js';
+import { errorMessage } from '../core/errors.js';
+import { closeServer, listenOn, resolveBind } from '../core/listen.js';
 import type { Logger } from '../core/log.js';
 
 export interface MetricsServerOptions {
@@ -85,11 +86,11 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
   });
   let bound: AddressInfo | undefined;
   try {
-    bound = await listenOn(server, parseBind(opts.bind, 80));
+    bound = await listenOn(server, await resolveBind(opts.bind, { defaultPort: 80 }));
     log.info(`Starting up Metrics server ${opts.bind}`);
     server.on('error', (err) => log.error({ err }, 'metrics listener error'));
   } catch (err) {
-    log.error(`Failed to listen and serve prometeus metrics endpoint: ${listenErrorText(opts.bind, err)}`);
+    log.error(`Failed to listen and serve prometeus metrics endpoint: ${errorMessage(err)}`);
   }
   return {
     close: () => closeServer(server),

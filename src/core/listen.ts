@@ -1,15 +1,19 @@
 /**
- * Listen-address semantics of Go's `net.Listen("tcp", bind)` (data-plane §1.5) and Go's error
- * texts for listen failures (control-plane §2.12).
+ * Listening on a GoBetween `bind` string like Go's `net.Listen("tcp", bind)` (data-plane §1.5),
+ * with Go's error texts for listen failures (control-plane §2.12). Shared by the TCP data path
+ * and the HTTP listeners of the control plane (REST API, metrics, profiler).
  *
  * - wildcard or empty host (`0.0.0.0`, `::`, `:3000`) -> one dual-stack socket (`::`,
  *   `ipv6Only: false`), falling back to `0.0.0.0` when IPv6 is unavailable;
  * - a specific IP -> that IP only;
- * - a host name -> resolved once, first IPv4 address preferred.
+ * - a host name -> resolved once, first IPv4 address preferred;
+ * - an empty bind ('') -> every address on the protocol's default port, for the HTTP listeners
+ *   only (Go's `http.Server.ListenAndServe` turns '' into `:http`, `ListenAndServeTLS` into
+ *   `:https`); callers pass that port as `defaultPort`.
  */
 import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
-import { StartError, errorMessage } from '../core/errors.js';
+import { isIP, type AddressInfo, type Server } from 'node:net';
+import { StartError, errorMessage } from './errors.js';
 
 export interface BindTarget {
   /** Host to pass to `listen()`: '::' for wildcards, otherwise an IP literal. */
@@ -60,12 +64,25 @@ function display(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
+export interface ResolveOptions {
+  /** Go's network name in error texts; 'tcp' when omitted. */
+  readonly network?: string;
+  /** The port an empty bind listens on (80 for HTTP, 443 for HTTPS); unset = '' is an error. */
+  readonly defaultPort?: number;
+}
+
 /**
  * Resolves a configured `host:port` for a TCP listener. Throws `StartError` with Go's text
  * (`listen tcp: address foo: missing port in address`, `listen tcp: lookup nohost: no such host`).
+ * With `defaultPort`, an empty bind means every address on that port (HTTP listeners); without
+ * it, an empty bind is an error like any other string without a port.
  */
-export async function resolveBind(bind: string, network = 'tcp'): Promise<BindTarget> {
+export async function resolveBind(bind: string, opts: ResolveOptions = {}): Promise<BindTarget> {
+  const { network = 'tcp', defaultPort } = opts;
   const fail = (why: string): StartError => new StartError(`listen ${network}: ${why}`);
+  if (bind === '' && defaultPort !== undefined) {
+    return { host: '::', port: defaultPort, wildcard: true, display: display('', defaultPort) };
+  }
   const split = splitHostPort(bind);
   if (typeof split === 'string') throw fail(split);
   const [host, portText] = split;
@@ -131,4 +148,61 @@ export function listenErrorText(err: unknown, target: BindTarget, network = 'tcp
 export function isNoIpv6(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return code === 'EAFNOSUPPORT' || code === 'EADDRNOTAVAIL' || code === 'EPROTONOSUPPORT';
+}
+
+export interface ListenOptions {
+  /** listen(2) backlog; Node's default when omitted. */
+  readonly backlog?: number;
+  /** Go's network name in error texts; 'tcp' when omitted. */
+  readonly network?: string;
+}
+
+/** One `server.listen()`; resolves once bound, rejects with the raw listen error. */
+function listenOnce(server: Server, host: string, port: number, opts: ListenOptions): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      server.off('listening', onListening);
+      reject(err);
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ host, port, ipv6Only: false, ...(opts.backlog !== undefined ? { backlog: opts.backlog } : {}) });
+  });
+}
+
+/**
+ * Starts listening on a resolved bind: a wildcard listens dual-stack on '::' and, when IPv6 is
+ * unavailable, on '0.0.0.0' (Node allows a second `listen()` after a failed one). Resolves with
+ * the bound address; rejects with a `StartError` whose message is Go's text
+ * (`listen tcp 127.0.0.1:3001: bind: address already in use`) and whose cause is Node's error.
+ */
+export async function listenOn(server: Server, target: BindTarget, opts: ListenOptions = {}): Promise<AddressInfo> {
+  const network = opts.network ?? 'tcp';
+  try {
+    return await listenOnce(server, target.host, target.port, opts);
+  } catch (err) {
+    if (!(target.wildcard && isNoIpv6(err))) throw new StartError(listenErrorText(err, target, network), { cause: err });
+    try {
+      return await listenOnce(server, '0.0.0.0', target.port, opts);
+    } catch (err2) {
+      throw new StartError(listenErrorText(err2, target, network), { cause: err2 });
+    }
+  }
+}
+
+/** Closes a server and drops its open connections; never rejects. */
+export function closeServer(server: Server & { closeAllConnections?: () => void }): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      server.closeAllConnections?.();
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+    server.closeAllConnections?.();
+  });
 }
