@@ -1,6 +1,7 @@
 /** A ServerManagerApi made of plain pools and counters, for metrics and route tests. */
 import type { ServerInput, ServerWire } from '../../src/config/types.js';
 import { BackendPool } from '../../src/control/backend-pool.js';
+import { serverStatsJson } from '../../src/control/stats.js';
 import type { ServerManagerApi, ServerStatsJson, ServerView } from '../../src/control/types.js';
 import { ServerCounters, backendSpec } from '../../src/core/backend.js';
 import { ConfigError } from '../../src/core/errors.js';
@@ -76,33 +77,7 @@ export class FakeManager implements ServerManagerApi {
 
   stats(name: string): ServerStatsJson | null {
     const v = this.views.get(name);
-    if (v === undefined) return null;
-    return {
-      active_connections: v.counters.active,
-      rx_total: v.counters.rx,
-      tx_total: v.counters.tx,
-      rx_second: v.counters.rxSecond,
-      tx_second: v.counters.txSecond,
-      backends: v.pool.all().map((b) => ({
-        host: b.host,
-        port: b.port,
-        priority: b.priority,
-        weight: b.weight,
-        ...(b.maxConnections !== 0 ? { max_connections: b.maxConnections } : {}),
-        ...(b.sni !== '' ? { sni: b.sni } : {}),
-        stats: {
-          live: b.live,
-          discovered: b.discovered,
-          total_connections: b.total,
-          active_connections: b.active,
-          refused_connections: b.refused,
-          rx: b.rx,
-          tx: b.tx,
-          rx_second: b.rxSecond,
-          tx_second: b.txSecond,
-        },
-      })),
-    };
+    return v === undefined ? null : serverStatsJson(v.counters, v.pool);
   }
 
   onChange(listener: () => void): () => void {
