@@ -48,19 +48,25 @@ test('roundrobin: the index is not reset when the list changes', () => {
   assert.equal(roundRobinBalancer.create(deps).pick(c, all), a);
 });
 
-test('leastconn: fewest active; ties -> the last in (sorted) list order', () => {
+test('leastconn: fewest active; equals take turns', () => {
   const lc = leastConnBalancer.create(deps);
   const [a, b2, c3] = [mk('a', 1), mk('b', 1), mk('c', 1)];
   a.active = 3;
   b2.active = 1;
   c3.active = 2;
-  assert.equal(lc.pick(c, [a, b2, c3]), b2);
+  for (let i = 0; i < 3; i++) assert.equal(lc.pick(c, [a, b2, c3]), b2, 'single least loaded, whatever the rotation');
   c3.active = 1;
-  assert.equal(lc.pick(c, [a, b2, c3]), c3, 'tie -> last');
+  const tied = new Set<string>();
+  for (let i = 0; i < 4; i++) tied.add(lc.pick(c, [a, b2, c3])?.key ?? '');
+  assert.deepEqual([...tied].sort(), ['b:1', 'c:1'], 'ties alternate between the equals');
   a.active = 0;
   assert.equal(lc.pick(c, [a, b2, c3]), a);
-  // With reservation at election (the data plane does active++), a burst spreads out.
+  // Sequential short connections (nothing held) rotate over all backends.
   for (const x of [a, b2, c3]) x.active = 0;
+  const seq: string[] = [];
+  for (let i = 0; i < 6; i++) seq.push(lc.pick(c, [a, b2, c3])?.key ?? '');
+  assert.deepEqual(seq.slice().sort(), ['a:1', 'a:1', 'b:1', 'b:1', 'c:1', 'c:1']);
+  // With reservation at election (the data plane does active++), a burst spreads out.
   const picked: string[] = [];
   for (let i = 0; i < 6; i++) {
     const got = lc.pick(c, [a, b2, c3]);
@@ -68,7 +74,7 @@ test('leastconn: fewest active; ties -> the last in (sorted) list order', () => 
     got.active++;
     picked.push(got.key);
   }
-  assert.deepEqual(picked, ['c:1', 'b:1', 'a:1', 'c:1', 'b:1', 'a:1']);
+  assert.deepEqual(picked.slice().sort(), ['a:1', 'a:1', 'b:1', 'b:1', 'c:1', 'c:1']);
   assert.equal(lc.pick(c, []), undefined);
 });
 

@@ -268,22 +268,24 @@ test('leastconn: the backend with the fewest open connections is chosen', { time
     const [x, y, z] = lb.pool.eligible.map((b) => idOf(bs, b)) as [string, string, string];
     const held: Answer[] = [];
     try {
-      // All at 0: ties go to the last in key order; each held connection counts from election on.
-      for (let i = 0; i < 4; i++) held.push(await connect(lb.port));
-      assert.deepEqual(held.map((h) => h.id), [z, y, x, z]);
-      assert.deepEqual(lb.pool.eligible.map((b) => b.active), [1, 1, 2]);
+      // All at 0: equals take turns; each held connection counts from election on.
+      for (let i = 0; i < 3; i++) held.push(await connect(lb.port));
+      assert.deepEqual(held.map((h) => h.id).sort(), [x, y, z].sort());
+      for (let i = 0; i < 3; i++) held.push(await connect(lb.port));
+      assert.deepEqual(lb.pool.eligible.map((b) => b.active), [2, 2, 2]);
 
-      // Release the connection on the first backend: it becomes the least loaded.
-      const onX = held.splice(2, 1)[0] as Answer;
+      // Release one connection on the first backend: it becomes the only least loaded one.
+      const onX = held.find((h) => h.id === x) as Answer;
+      held.splice(held.indexOf(onX), 1);
       await hangUp(onX.socket);
-      await until('lease released', () => lb.pool.eligible[0]?.active === 0);
+      await until('lease released', () => lb.pool.eligible[0]?.active === 1);
       const next = await connect(lb.port);
       held.push(next);
-      assert.equal(next.id, x);
-
-      // Two more: y (1 vs z's 2, tie with x at 1 -> last of the equals), then x.
-      for (let i = 0; i < 2; i++) held.push(await connect(lb.port));
-      assert.deepEqual(held.slice(-2).map((h) => h.id), [y, x]);
+      assert.equal(next.id, x, 'x is the least loaded');
+      assert.deepEqual(lb.pool.eligible.map((b) => b.active), [2, 2, 2]);
+      // One more: a tie of three; afterwards exactly one backend holds 3.
+      held.push(await connect(lb.port));
+      assert.deepEqual(lb.pool.eligible.map((b) => b.active).sort(), [2, 2, 3]);
     } finally {
       await Promise.all(held.map((h) => hangUp(h.socket)));
     }
