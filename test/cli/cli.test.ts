@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { after, test } from 'node:test';
 import { VERSION } from '../../src/version.js';
-import { echoBackend, freePort, request, runCli, tempDir } from '../helpers/cli.js';
+import { ROOT, echoBackend, freePort, request, runCli, tempDir } from '../helpers/cli.js';
 
 const dir = tempDir('tsb-cli-');
 after(() => dir.remove());
@@ -150,4 +150,45 @@ test('GoBetween sample TOML config: the udp server is reported as not supported 
   const code = await r.exited;
   assert.equal(code, 1);
   assert.match(r.stderr(), /not supported yet/);
+});
+
+test('the package executables: npx tsbetween and npx gobetween (built dist/)', async (t) => {
+  const { existsSync: exists } = await import('node:fs');
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  if (!exists(`${ROOT}dist/src/cli.js`)) {
+    t.skip('dist/ not built (npm ci builds it)');
+    return;
+  }
+  const run = promisify(execFile);
+  for (const bin of ['tsbetween', 'gobetween']) {
+    const { stdout } = await run('npx', ['--no-install', bin, '-v'], { cwd: ROOT, env: { ...process.env, GOBETWEEN: '' }, timeout: 30_000 });
+    assert.equal(stdout, `${VERSION}\n`, bin);
+  }
+  // and -c FILE serves: start the built binary on a config, then stop it
+  const backend = await echoBackend('npx');
+  const port = await freePort();
+  const file = dir.write('npx.toml', `[servers.n]\nbind = "127.0.0.1:${port}"\n[servers.n.discovery]\nkind = "static"\nstatic_list = ["127.0.0.1:${backend.port}"]\n`);
+  const { spawn } = await import('node:child_process');
+  // npx runs the program as a grandchild: give it its own process group and stop the group.
+  const child = spawn('npx', ['--no-install', 'gobetween', '-c', file], { cwd: ROOT, env: { ...process.env, GOBETWEEN: '' }, stdio: 'ignore', detached: true });
+  try {
+    let reply = '';
+    for (let i = 0; i < 100 && reply === ''; i++) {
+      reply = await request(port, 'x').catch(() => '');
+      if (reply === '') await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.equal(reply, 'npx:x');
+  } finally {
+    const exited = new Promise((res) => child.once('exit', res));
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+    await exited;
+    // the program itself closes its listener on SIGTERM
+    for (let i = 0; i < 50; i++) {
+      const open = await request(port, 'y', '127.0.0.1', 500).then(() => true, () => false);
+      if (!open) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    await backend.close();
+  }
 });
