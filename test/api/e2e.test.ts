@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { startApp, type App } from '../../src/app.js';
 import { decodeConfig } from '../../src/config/decode.js';
 import { silentLogger } from '../../src/core/log.js';
+import { serverWire } from '../helpers/wire.js';
 import { parsePrometheusText, series } from '../metrics/prom-text.js';
 import { req, type Reply } from './http.js';
 import { freePort } from './ports.js';
@@ -143,19 +144,8 @@ describe('REST API end to end (real server manager)', () => {
     assert.equal(r.body, 'null');
     assert.ok(await canConnect(port), 'listener accepts as soon as POST answered');
     assert.deepEqual(await get('/servers/x'), {
-      max_connections: 0,
-      client_idle_timeout: '0',
-      backend_idle_timeout: '0',
-      backend_connection_timeout: '0',
-      bind,
-      protocol: 'tcp',
-      balance: 'weight',
-      sni: null,
-      tls: null,
-      backends_tls: null,
-      udp: null,
-      access: null,
-      proxy_protocol: null,
+      ...serverWire({ bind }),
+      // groups flattened by the echo
       discovery: { kind: 'static', failpolicy: 'keeplast', interval: '0', timeout: '0', static_list: [`127.0.0.1:${echo.port}`] },
       // initial_status is omitted while null (OpenSVC janitor key-set equality, opensvc.md §1.5)
       healthcheck: { kind: 'ping', interval: '2s', passes: 1, fails: 1, timeout: '1s' },

@@ -10,7 +10,8 @@ import { dumpConfig } from '../../src/config/dump.js';
 import type { ApiWire, ConfigWire, ServerWire } from '../../src/config/types.js';
 import { ConfigError, NotSupportedError, StartError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
-import { FakeManager, minimalServer } from '../metrics/fake-manager.js';
+import { minimalServer } from '../helpers/wire.js';
+import { FakeManager } from '../metrics/fake-manager.js';
 import { basic, req } from './http.js';
 
 const SERVER_KEYS = [

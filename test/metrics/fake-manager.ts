@@ -5,32 +5,13 @@ import { serverStatsJson } from '../../src/control/stats.js';
 import type { ServerManagerApi, ServerStatsJson, ServerView } from '../../src/control/types.js';
 import { ServerCounters, backendSpec } from '../../src/core/backend.js';
 import { ConfigError } from '../../src/core/errors.js';
+import { noHealthcheck } from '../helpers/wire.js';
 
 export function wireOf(input: ServerInput): ServerWire {
   return {
     ...input,
     discovery: input.discovery ?? { kind: 'static', failpolicy: 'keeplast', interval: '0', timeout: '0' },
-    healthcheck: input.healthcheck ?? { kind: 'none', interval: '0', passes: 1, fails: 1, timeout: '0', initial_status: null },
-  };
-}
-
-export function minimalServer(bind: string): ServerWire {
-  return {
-    max_connections: 0,
-    client_idle_timeout: '0',
-    backend_idle_timeout: '0',
-    backend_connection_timeout: '0',
-    bind,
-    protocol: 'tcp',
-    balance: 'weight',
-    sni: null,
-    tls: null,
-    backends_tls: null,
-    udp: null,
-    access: null,
-    proxy_protocol: null,
-    discovery: { kind: 'static', failpolicy: 'keeplast', interval: '0', timeout: '0', static: { static_list: ['127.0.0.1:1'] } },
-    healthcheck: { kind: 'none', interval: '0', passes: 1, fails: 1, timeout: '0', initial_status: null },
+    healthcheck: input.healthcheck ?? noHealthcheck(),
   };
 }
 

@@ -4,7 +4,8 @@ import { createServer } from 'node:net';
 import { silentLogger } from '../../src/core/log.js';
 import { createMetrics, startMetricsServer, type Metrics, type MetricsServer } from '../../src/metrics/index.js';
 import { req } from '../api/http.js';
-import { FakeManager, minimalServer } from './fake-manager.js';
+import { minimalServer } from '../helpers/wire.js';
+import { FakeManager } from './fake-manager.js';
 import { parsePrometheusText, series } from './prom-text.js';
 
 const SERVER_METRICS: Record<string, string> = {
