@@ -1,16 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { ConfigError, DecodeError } from '../../src/core/errors.js';
 import { decodeConfig, decodeServer } from '../../src/config/decode.js';
 import { prepareServer, validateRoot } from '../../src/config/prepare.js';
 import type { ServerInput } from '../../src/config/types.js';
-
-const FIXTURES = '/work/shared/fixtures';
-
-function fixture(name: string): string {
-  return readFileSync(`${FIXTURES}/${name}`, 'utf8');
-}
+import { NO_DEFAULTS, fixture, janitorServer } from './helpers.js';
 
 function expectDecodeError(fn: () => unknown, path: string, message: string | RegExp): void {
   assert.throws(fn, (err: unknown) => {
@@ -90,36 +84,9 @@ test('fixture opensvc-janitor-post.json prepares into the object the janitor com
   const body = JSON.parse(fixture('opensvc-janitor-post.json')) as Record<string, unknown>;
   const { server: input, warnings } = decodeServer(body, 'servers._80_svcweb');
   assert.deepEqual(warnings, []);
-  const { server: s, warnings: w2 } = prepareServer('_80_svcweb', input, {
-    max_connections: null,
-    client_idle_timeout: null,
-    backend_idle_timeout: null,
-    backend_connection_timeout: null,
-  });
+  const { server: s, warnings: w2 } = prepareServer('_80_svcweb', input, NO_DEFAULTS);
   assert.deepEqual(w2, []);
-  assert.deepEqual(s, {
-    max_connections: 0,
-    client_idle_timeout: '0',
-    backend_idle_timeout: '0',
-    backend_connection_timeout: '0',
-    bind: '0.0.0.0:1024',
-    protocol: 'tcp',
-    balance: 'weight',
-    sni: null,
-    tls: null,
-    backends_tls: null,
-    udp: null,
-    access: null,
-    proxy_protocol: null,
-    discovery: {
-      kind: 'srv',
-      failpolicy: 'keeplast',
-      interval: '5s',
-      timeout: '5s',
-      srv: { srv_lookup_server: '127.0.0.1:5300', srv_lookup_pattern: '_80._tcp.svcweb.default.svc.cluster7.', srv_dns_protocol: 'tcp' },
-    },
-    healthcheck: { kind: 'ping', interval: '2s', passes: 1, fails: 1, timeout: '500ms', initial_status: null },
-  });
+  assert.deepEqual(s, janitorServer());
   // The janitor's rule (opensvc.md §1.5): every top-level key it sent is echoed with an equal
   // value; discovery/healthcheck compared as whole dicts (groups flattened, a null initial_status
   // omitted by the echo).
@@ -366,7 +333,7 @@ test('decodeServer: null is an empty server, non-objects are decode errors', () 
   assert.deepEqual(warnings, []);
   assert.equal(s.bind, '');
   assert.throws(
-    () => prepareServer('x', s, { max_connections: null, client_idle_timeout: null, backend_idle_timeout: null, backend_connection_timeout: null }),
+    () => prepareServer('x', s, NO_DEFAULTS),
     (err: unknown) => err instanceof ConfigError && err.message === 'No bind specified for server x',
   );
   expectDecodeError(() => decodeServer('bind', 'servers.x'), 'servers.x', 'expected an object, got string');

@@ -5,29 +5,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { REDACTED_PASSWORD, dumpConfig } from '../../src/config/dump.js';
-import { readFileSync } from 'node:fs';
 import { decodeConfig } from '../../src/config/decode.js';
 import { prepareServer } from '../../src/config/prepare.js';
 import type { ConfigWire, ServerWire } from '../../src/config/types.js';
+import { serverWire, staticDiscovery } from '../helpers/wire.js';
+import { fixture } from './helpers.js';
 
 function base(bind: string): ServerWire {
-  return {
-    max_connections: 0,
-    client_idle_timeout: '0',
-    backend_idle_timeout: '0',
-    backend_connection_timeout: '0',
-    bind,
-    protocol: 'tcp',
-    balance: 'weight',
-    sni: null,
-    tls: null,
-    backends_tls: null,
-    udp: null,
-    access: null,
-    proxy_protocol: null,
-    discovery: { kind: 'static', failpolicy: 'keeplast', interval: '0', timeout: '0', static: { static_list: ['localhost:8000'] } },
-    healthcheck: { kind: 'none', interval: '0', passes: 1, fails: 1, timeout: '0', initial_status: null },
-  };
+  return serverWire({ bind, discovery: staticDiscovery(['localhost:8000']) });
 }
 
 function servers(): Record<string, ServerWire> {
@@ -165,7 +150,7 @@ for (const format of ['toml', 'json'] as const) {
   });
 
   test(`GoBetween's sample ${format} config: prepared servers survive dump and re-load`, () => {
-    const sample = readFileSync(new URL(`../../../shared/fixtures/gobetween-sample.${format}`, import.meta.url), 'utf8');
+    const sample = fixture(`gobetween-sample.${format}`);
     const first = decodeConfig(sample, format).config;
     const prepared = prepareAll(first);
     assert.ok(Object.keys(prepared).length > 0);

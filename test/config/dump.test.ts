@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import {
   REDACTED_PASSWORD,
   UnknownFormatError,
@@ -11,33 +10,7 @@ import {
 } from '../../src/config/dump.js';
 import { goJson } from '../../src/config/go-json.js';
 import type { ConfigWire, ServerWire } from '../../src/config/types.js';
-
-/** The server that `POST /servers/x` with the §3.4.3 sample body normalises to. */
-function sampleServer(): ServerWire {
-  return {
-    max_connections: 0,
-    client_idle_timeout: '0',
-    backend_idle_timeout: '0',
-    backend_connection_timeout: '0',
-    bind: 'localhost:3001',
-    protocol: 'tcp',
-    balance: 'weight',
-    sni: null,
-    tls: null,
-    backends_tls: null,
-    udp: null,
-    access: null,
-    proxy_protocol: null,
-    discovery: {
-      kind: 'static',
-      failpolicy: 'keeplast',
-      interval: '0',
-      timeout: '0',
-      static: { static_list: ['localhost:8000'] },
-    },
-    healthcheck: { kind: 'ping', interval: '2s', passes: 1, fails: 1, timeout: '1s', initial_status: null },
-  };
-}
+import { fixture, janitorServer, sampleServer } from './helpers.js';
 
 const SAMPLE_GET = `{
     "max_connections": 0,
@@ -247,37 +220,8 @@ function janitorSeesEqual(desired: Record<string, Py>, current: Record<string, P
   return Object.entries(desired).every(([k, v]) => Object.hasOwn(current, k) && pyEqual(v, current[k] ?? null));
 }
 
-function janitorServer(): ServerWire {
-  return {
-    max_connections: 0,
-    client_idle_timeout: '0',
-    backend_idle_timeout: '0',
-    backend_connection_timeout: '0',
-    bind: '0.0.0.0:1024',
-    protocol: 'tcp',
-    balance: 'weight',
-    sni: null,
-    tls: null,
-    backends_tls: null,
-    udp: null,
-    access: null,
-    proxy_protocol: null,
-    discovery: {
-      kind: 'srv', failpolicy: 'keeplast', interval: '5s', timeout: '5s',
-      srv: {
-        srv_lookup_server: '127.0.0.1:5300',
-        srv_lookup_pattern: '_80._tcp.svcweb.default.svc.cluster7.',
-        srv_dns_protocol: 'tcp',
-      },
-    },
-    healthcheck: { kind: 'ping', interval: '2s', passes: 1, fails: 1, timeout: '500ms', initial_status: null },
-  };
-}
-
 test('serverToJson: the OpenSVC janitor finds its POSTed body equal to GET /servers (no churn)', () => {
-  const posted = JSON.parse(
-    readFileSync(new URL('../../../shared/fixtures/opensvc-janitor-post.json', import.meta.url), 'utf8'),
-  ) as Record<string, Py>;
+  const posted = JSON.parse(fixture('opensvc-janitor-post.json')) as Record<string, Py>;
   const name = '_80_svcweb';
   const listing = JSON.parse(goJson(serversToJson({ [name]: janitorServer() }))) as Record<string, Record<string, Py>>;
   const current = listing[name];

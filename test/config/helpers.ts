@@ -1,7 +1,16 @@
 /** Small helpers shared by the config tests (not a test file itself). */
+import { readFileSync } from 'node:fs';
 import { decodeServer } from '../../src/config/decode.js';
 import { prepareServer, type PreparedServer } from '../../src/config/prepare.js';
-import type { DefaultsWire } from '../../src/config/types.js';
+import type { DefaultsWire, ServerWire } from '../../src/config/types.js';
+import { serverWire, staticDiscovery } from '../helpers/wire.js';
+
+const FIXTURES = new URL('../../../shared/fixtures/', import.meta.url);
+
+/** The text of a shared fixture (/work/shared/fixtures/<name>). */
+export function fixture(name: string): string {
+  return readFileSync(new URL(name, FIXTURES), 'utf8');
+}
 
 export const NO_DEFAULTS: DefaultsWire = {
   max_connections: null,
@@ -36,3 +45,27 @@ export function patch(base: Json, p: Json): Json {
 
 /** A minimal valid body: bind + static discovery. */
 export const MINIMAL: Json = { bind: '127.0.0.1:3000', discovery: { kind: 'static', static_list: ['127.0.0.1:8000'] } };
+
+/** The server that `POST /servers/x` with the §3.4.3 sample body normalises to. */
+export function sampleServer(): ServerWire {
+  return serverWire({
+    bind: 'localhost:3001',
+    discovery: staticDiscovery(['localhost:8000']),
+    healthcheck: { kind: 'ping', interval: '2s', passes: 1, fails: 1, timeout: '1s', initial_status: null },
+  });
+}
+
+/** The server the OpenSVC janitor's POST (fixture opensvc-janitor-post.json) normalises to. */
+export function janitorServer(): ServerWire {
+  return serverWire({
+    bind: '0.0.0.0:1024',
+    discovery: {
+      kind: 'srv',
+      failpolicy: 'keeplast',
+      interval: '5s',
+      timeout: '5s',
+      srv: { srv_lookup_server: '127.0.0.1:5300', srv_lookup_pattern: '_80._tcp.svcweb.default.svc.cluster7.', srv_dns_protocol: 'tcp' },
+    },
+    healthcheck: { kind: 'ping', interval: '2s', passes: 1, fails: 1, timeout: '500ms', initial_status: null },
+  });
+}

@@ -4,7 +4,7 @@ import { ConfigError } from '../../src/core/errors.js';
 import { emptyServerInput } from '../../src/config/decode.js';
 import { prepareServer, validateRoot } from '../../src/config/prepare.js';
 import { decodeConfig } from '../../src/config/decode.js';
-import { MINIMAL, NO_DEFAULTS, patch, prep, type Json } from './helpers.js';
+import { MINIMAL, NO_DEFAULTS, patch, prep, sampleServer, type Json } from './helpers.js';
 
 function expectError(fn: () => unknown, message: string | RegExp, path?: string): void {
   assert.throws(fn, (err: unknown) => {
@@ -561,23 +561,7 @@ test('the §3.4.3 sample POST body prepares into the object shown there', () => 
     { name: 'sample3001' },
   );
   assert.deepEqual(warnings, []);
-  assert.deepEqual(server, {
-    max_connections: 0,
-    client_idle_timeout: '0',
-    backend_idle_timeout: '0',
-    backend_connection_timeout: '0',
-    bind: 'localhost:3001',
-    protocol: 'tcp',
-    balance: 'weight',
-    sni: null,
-    tls: null,
-    backends_tls: null,
-    udp: null,
-    access: null,
-    proxy_protocol: null,
-    discovery: { kind: 'static', failpolicy: 'keeplast', interval: '0', timeout: '0', static: { static_list: ['localhost:8000'] } },
-    healthcheck: { kind: 'ping', interval: '2s', passes: 1, fails: 1, timeout: '1s', initial_status: null },
-  });
+  assert.deepEqual(server, sampleServer());
 });
 
 // ---- root ----------------------------------------------------------------------------------
