@@ -26,6 +26,10 @@
  *
  * The schema is the descriptor tables below rather than zod: zod has no case-insensitive key
  * matching nor unknown-key reporting, and its issues do not carry Go's type vocabulary.
+ *
+ * The tables are also the one list of GoBetween's keys: their key order is GoBetween's output
+ * order (control-plane §3.6), and dump.ts writes the echo and `/dump` from them
+ * ({@link serverTable}, {@link configTable}, {@link discoveryShape}, {@link healthcheckShape}).
  */
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { DecodeError } from '../core/errors.js';
@@ -67,12 +71,39 @@ interface Ctx {
   readonly warnings: string[];
 }
 
-interface Field<V> {
+/**
+ * What a writer needs to know of a field (dump.ts): a plain value (scalar or string array; also the
+ * root `servers` map, which the writer handles itself), a nested table, or a table of common keys
+ * plus optional key groups (see {@link grouped}). Key order is GoBetween's output order (§3.6).
+ */
+export type Shape = ValueShape | TableOfShape | GroupedShape;
+export interface ValueShape {
+  readonly kind: 'value';
+}
+export interface TableOfShape {
+  readonly kind: 'table';
+  readonly fields: TableShape;
+}
+export interface GroupedShape {
+  readonly kind: 'grouped';
+  readonly common: TableShape;
+  /** Group name → its keys, in GoBetween's group order. */
+  readonly groups: Readonly<Record<string, TableShape>>;
+}
+export interface FieldShape {
+  readonly shape: Shape;
+}
+/** Key → field, in GoBetween's output order. */
+export type TableShape = Readonly<Record<string, FieldShape>>;
+
+interface Field<V> extends FieldShape {
   zero(): V;
   decode(value: unknown, path: string, ctx: Ctx): V;
 }
 
 type Fields<T> = { [K in keyof T]-?: Field<T[K]> };
+
+const VALUE: ValueShape = { kind: 'value' };
 
 type Obj = Record<string, unknown>;
 
@@ -127,6 +158,7 @@ function integerOf(v: unknown, ctx: Ctx): number | bigint | undefined {
 
 function stringField(expected: string): Field<string> {
   return {
+    shape: VALUE,
     zero: () => '',
     decode(v, path, ctx) {
       if (v === null) return '';
@@ -138,6 +170,7 @@ function stringField(expected: string): Field<string> {
 
 function nullable<V>(inner: Field<V>): Field<V | null> {
   return {
+    shape: inner.shape,
     zero: () => null,
     decode: (v, path, ctx) => (v === null ? null : inner.decode(v, path, ctx)),
   };
@@ -151,6 +184,7 @@ const ndur = nullable(dur);
 function intField(unsigned: boolean): Field<number> {
   const expected = unsigned ? 'a non-negative integer' : 'an integer';
   return {
+    shape: VALUE,
     zero: () => 0,
     decode(v, path, ctx) {
       if (v === null) return 0;
@@ -169,6 +203,7 @@ const uint = intField(true);
 const nint = nullable(int);
 
 const bool: Field<boolean> = {
+  shape: VALUE,
   zero: () => false,
   decode(v, path, ctx) {
     if (v === null) return false;
@@ -186,10 +221,11 @@ function decodeStringArray(v: unknown, path: string, ctx: Ctx): string[] {
 }
 
 const strs: Field<string[]> = {
+  shape: VALUE,
   zero: () => [],
   decode: (v, path, ctx) => (v === null ? [] : decodeStringArray(v, path, ctx)),
 };
-const nstrs = nullable<string[]>({ zero: () => [], decode: decodeStringArray });
+const nstrs = nullable<string[]>({ shape: VALUE, zero: () => [], decode: decodeStringArray });
 
 function matchKey(names: readonly string[], key: string): string | undefined {
   if (names.includes(key)) return key;
@@ -225,6 +261,7 @@ function decodeFields<T extends object>(raw: Obj, path: string, fields: Fields<T
 
 function struct<T extends object>(fields: Fields<T>): Field<T> {
   return {
+    shape: { kind: 'table', fields },
     zero: () => zeroOf(fields),
     decode: (v, path, ctx) => (v === null ? zeroOf(fields) : decodeFields(expectObject(v, path, ctx), path, fields, ctx)),
   };
@@ -238,7 +275,7 @@ function grouped<C extends object, G extends object>(
   common: Fields<C>,
   groups: { [K in keyof G]-?: Fields<G[K] & object> },
   aliases: Readonly<Record<string, string>> = {},
-): Field<(C & Partial<G>) | null> {
+): Field<(C & Partial<G>) | null> & { readonly shape: GroupedShape } {
   const lookup = new Map<string, { group: (keyof G & string) | null; field: Field<unknown> }>();
   for (const name of Object.keys(common) as (keyof C & string)[]) {
     lookup.set(name, { group: null, field: common[name] as Field<unknown> });
@@ -253,6 +290,7 @@ function grouped<C extends object, G extends object>(
   }
   const names = [...lookup.keys()];
   return {
+    shape: { kind: 'grouped', common, groups },
     zero: () => null,
     decode(v, path, ctx) {
       if (v === null) return null;
@@ -451,6 +489,7 @@ const serverFields: Fields<ServerInput> = {
 const server = struct(serverFields);
 
 const servers: Field<Record<string, ServerInput> | null> = {
+  shape: VALUE,
   zero: () => null,
   decode(v, path, ctx) {
     if (v === null) return null;
@@ -473,6 +512,16 @@ const rootFields: Fields<ConfigWire> = {
   profiler: nullable(struct(profilerFields)),
   servers,
 };
+
+// The writer's view of the schema (dump.ts); every key order is GoBetween's output order (§3.6).
+/** A server's keys (GET /servers/:name). */
+export const serverTable: TableShape = serverFields;
+/** The root config's sections (`/dump`); `servers` is written by the caller. */
+export const configTable: TableShape = rootFields;
+/** `discovery`: common keys, then the key groups in GoBetween's group order. */
+export const discoveryShape: GroupedShape = discovery.shape;
+/** `healthcheck`: common keys, then the probe group, then the exec group. */
+export const healthcheckShape: GroupedShape = healthcheck.shape;
 
 // ---- entry points --------------------------------------------------------------------------
 

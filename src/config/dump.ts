@@ -2,10 +2,12 @@
  * Config output: the normalised server echoed by GET /servers[/:name] (control-plane §2.14, §3.6)
  * and the whole config written by GET /dump in JSON or TOML (§3.4.2).
  *
- * The builders return plain objects whose key order is GoBetween's output order; `goJson` writes
- * them as GoBetween does, and the TOML writer below lays them out like the BurntSushi v0.3.1
- * encoder GoBetween uses (scalars before sub-tables, 2-space indentation per table depth, an
- * empty line before each top-level table, nulls omitted).
+ * The builders walk decode.ts's field tables, whose key order is GoBetween's output order (§3.6),
+ * so each key is listed once, there; this file has code only where the echo differs from "every
+ * key in table order". They return plain objects; `goJson` writes them as GoBetween does, and the
+ * TOML writer below lays them out like the BurntSushi v0.3.1 encoder GoBetween uses (scalars
+ * before sub-tables, 2-space indentation per table depth, an empty line before each top-level
+ * table, nulls omitted).
  *
  * Deliberate differences from GoBetween (documented in the README's compatibility section):
  * - `/dump` never reveals `api.basic_auth.password` (Q-32); it writes {@link REDACTED_PASSWORD}.
@@ -14,19 +16,16 @@
  *   changes the key set the OpenSVC janitor compares and makes it delete and re-create every
  *   server on each reconcile (opensvc.md §1.5). Without it the echo has GoBetween 0.8.0's shape.
  */
-import type {
-  AccessWire,
-  ApiWire,
-  BackendsTlsWire,
-  ConfigWire,
-  DefaultsWire,
-  DiscoveryWire,
-  HealthcheckWire,
-  ServerWire,
-  SniWire,
-  TlsWire,
-  UdpWire,
-} from './types.js';
+import type { ApiWire, ConfigWire, DiscoveryWire, HealthcheckWire, ServerWire } from './types.js';
+import {
+  configTable,
+  discoveryShape,
+  healthcheckShape,
+  serverTable,
+  type GroupedShape,
+  type Shape,
+  type TableShape,
+} from './decode.js';
 import { compareGoStrings, goJson, type JsonObject, type JsonValue } from './go-json.js';
 
 /** What `/dump` writes instead of the basic-auth password (Q-32 fix). */
@@ -57,170 +56,73 @@ export class UnknownFormatError extends Error {
   }
 }
 
-const strings = (a: readonly string[]): string[] => [...a];
-const nullableStrings = (a: readonly string[] | null): string[] | null => (a === null ? null : [...a]);
+/** Per-key replacements for {@link echoTable}: the key keeps its place, the value is computed. */
+type Overrides = Readonly<Record<string, () => JsonValue>>;
 
-function sniToJson(s: SniWire): JsonObject {
-  return {
-    hostname_matching_strategy: s.hostname_matching_strategy,
-    unexpected_hostname_strategy: s.unexpected_hostname_strategy,
-    read_timeout: s.read_timeout,
-  };
+/** A scalar, `null` or (copied, not shared) string array as JSON. */
+function echoValue(v: unknown, path: string): JsonValue {
+  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (Array.isArray(v)) {
+    const items: readonly unknown[] = v;
+    return items.map((item, i) => echoValue(item, `${path}[${i}]`));
+  }
+  throw new TypeError(`echo: unexpected ${typeof v} at ${path}`);
 }
 
-function tlsToJson(t: TlsWire): JsonObject {
-  return {
-    acme_hosts: nullableStrings(t.acme_hosts),
-    cert_path: t.cert_path,
-    key_path: t.key_path,
-    ciphers: nullableStrings(t.ciphers),
-    min_version: t.min_version,
-    max_version: t.max_version,
-    session_tickets: t.session_tickets,
-  };
+function propOf(obj: object, key: string): unknown {
+  return (obj as Readonly<Record<string, unknown>>)[key];
 }
 
-function backendsTlsToJson(t: BackendsTlsWire): JsonObject {
-  return {
-    ignore_verify: t.ignore_verify,
-    root_ca_cert_path: t.root_ca_cert_path,
-    cert_path: t.cert_path,
-    key_path: t.key_path,
-    ciphers: nullableStrings(t.ciphers),
-    min_version: t.min_version,
-    max_version: t.max_version,
-    session_tickets: t.session_tickets,
-  };
+function asObject(v: unknown, path: string): object {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeError(`echo: expected an object at ${path}`);
+  return v;
 }
 
-function udpToJson(u: UdpWire): JsonObject {
-  return { max_requests: u.max_requests, max_responses: u.max_responses, transparent: u.transparent };
+function echoShape(shape: Shape, v: unknown, path: string): JsonValue {
+  if (v === null || shape.kind === 'value') return echoValue(v, path);
+  const obj = asObject(v, path);
+  return shape.kind === 'table' ? echoTable(shape.fields, obj, path) : echoGrouped(shape, obj, path);
 }
 
-function accessToJson(a: AccessWire): JsonObject {
-  return { default: a.default, rules: nullableStrings(a.rules) };
-}
-
-/** `discovery`: common keys, then every supplied kind group flattened in §3.6 group order. */
-export function discoveryToJson(d: DiscoveryWire): JsonObject {
-  const o: JsonObject = { kind: d.kind, failpolicy: d.failpolicy, interval: d.interval, timeout: d.timeout };
-  if (d.static) {
-    o['static_list'] = strings(d.static.static_list);
-  }
-  if (d.srv) {
-    o['srv_lookup_server'] = d.srv.srv_lookup_server;
-    o['srv_lookup_pattern'] = d.srv.srv_lookup_pattern;
-    o['srv_dns_protocol'] = d.srv.srv_dns_protocol;
-  }
-  if (d.docker) {
-    const g = d.docker;
-    o['docker_endpoint'] = g.docker_endpoint;
-    o['docker_container_label'] = g.docker_container_label;
-    o['docker_container_private_port'] = g.docker_container_private_port;
-    o['docker_container_host_env_var'] = g.docker_container_host_env_var;
-    o['docker_tls_enabled'] = g.docker_tls_enabled;
-    o['docker_tls_cert_path'] = g.docker_tls_cert_path;
-    o['docker_tls_key_path'] = g.docker_tls_key_path;
-    o['docker_tls_cacert_path'] = g.docker_tls_cacert_path;
-  }
-  if (d.json) {
-    const g = d.json;
-    o['json_endpoint'] = g.json_endpoint;
-    o['json_host_pattern'] = g.json_host_pattern;
-    o['json_port_pattern'] = g.json_port_pattern;
-    o['json_weight_pattern'] = g.json_weight_pattern;
-    o['json_priority_pattern'] = g.json_priority_pattern;
-    o['json_sni_pattern'] = g.json_sni_pattern;
-    o['json_max_connections_pattern'] = g.json_max_connections_pattern;
-  }
-  if (d.exec) {
-    o['exec_command'] = strings(d.exec.exec_command);
-  }
-  if (d.plaintext) {
-    o['plaintext_endpoint'] = d.plaintext.plaintext_endpoint;
-    o['plaintext_regex_pattern'] = d.plaintext.plaintext_regex_pattern;
-  }
-  if (d.consul) {
-    const g = d.consul;
-    o['consul_host'] = g.consul_host;
-    o['consul_service_name'] = g.consul_service_name;
-    o['consul_service_tag'] = g.consul_service_tag;
-    o['consul_service_passing_only'] = g.consul_service_passing_only;
-    o['consul_datacenter'] = g.consul_datacenter;
-    o['consul_auth_username'] = g.consul_auth_username;
-    o['consul_auth_password'] = g.consul_auth_password;
-    o['consul_tls_enabled'] = g.consul_tls_enabled;
-    o['consul_tls_cert_path'] = g.consul_tls_cert_path;
-    o['consul_tls_key_path'] = g.consul_tls_key_path;
-    o['consul_tls_cacert_path'] = g.consul_tls_cacert_path;
-    o['consul_acl_token'] = g.consul_acl_token;
-  }
-  if (d.lxd) {
-    const g = d.lxd;
-    o['lxd_server_address'] = g.lxd_server_address;
-    o['lxd_server_remote_name'] = g.lxd_server_remote_name;
-    o['lxd_server_remote_password'] = g.lxd_server_remote_password;
-    o['lxd_config_directory'] = g.lxd_config_directory;
-    o['lxd_generate_client_certs'] = g.lxd_generate_client_certs;
-    o['lxd_accept_server_cert'] = g.lxd_accept_server_cert;
-    o['lxd_container_label_key'] = g.lxd_container_label_key;
-    o['lxd_container_label_value'] = g.lxd_container_label_value;
-    o['lxd_container_port'] = g.lxd_container_port;
-    o['lxd_container_port_key'] = g.lxd_container_port_key;
-    o['lxd_container_interface'] = g.lxd_container_interface;
-    o['lxd_container_interface_key'] = g.lxd_container_interface_key;
-    o['lxd_container_sni_key'] = g.lxd_container_sni_key;
-    o['lxd_container_address_type'] = g.lxd_container_address_type;
+/** Every key of `table`, in table order (GoBetween's), read from `obj`; null sections stay null. */
+function echoTable(table: TableShape, obj: object, path: string, overrides: Overrides = {}): JsonObject {
+  const o: JsonObject = {};
+  for (const [key, field] of Object.entries(table)) {
+    const override = Object.hasOwn(overrides, key) ? overrides[key] : undefined;
+    o[key] = override !== undefined ? override() : echoShape(field.shape, propOf(obj, key), `${path}.${key}`);
   }
   return o;
 }
 
-/** `healthcheck`: common keys, then the probe group, then the exec group (§3.6). */
+/** The common keys, then every group present in `obj` flattened into the same object, in group order. */
+function echoGrouped(shape: GroupedShape, obj: object, path: string): JsonObject {
+  const o = echoTable(shape.common, obj, path);
+  for (const [group, table] of Object.entries(shape.groups)) {
+    const g = propOf(obj, group);
+    if (g !== undefined && g !== null) Object.assign(o, echoTable(table, asObject(g, `${path}.${group}`), path));
+  }
+  return o;
+}
+
+/** `discovery`: common keys, then every supplied kind group flattened in §3.6 group order. */
+export function discoveryToJson(d: DiscoveryWire): JsonObject {
+  return echoGrouped(discoveryShape, d, 'discovery');
+}
+
+/**
+ * `healthcheck`: common keys, then the probe group, then the exec group (§3.6); `initial_status`
+ * omitted while null unless `nullInitialStatus`, the exec group's `exec_command` omitted when empty.
+ */
 export function healthcheckToJson(h: HealthcheckWire, opts: EchoOptions = {}): JsonObject {
-  const o: JsonObject = {
-    kind: h.kind,
-    interval: h.interval,
-    passes: h.passes,
-    fails: h.fails,
-    timeout: h.timeout,
-  };
-  if (h.initial_status !== null || opts.nullInitialStatus === true) o['initial_status'] = h.initial_status;
-  if (h.probe) {
-    const g = h.probe;
-    o['probe_protocol'] = g.probe_protocol;
-    o['probe_strategy'] = g.probe_strategy;
-    o['probe_send'] = g.probe_send;
-    o['probe_recv'] = g.probe_recv;
-    o['probe_recv_len'] = g.probe_recv_len;
-  }
-  if (h.exec) {
-    const g = h.exec;
-    if (g.exec_command !== '') o['exec_command'] = g.exec_command;
-    o['exec_expected_positive_output'] = g.exec_expected_positive_output;
-    o['exec_expected_negative_output'] = g.exec_expected_negative_output;
-  }
+  const o = echoGrouped(healthcheckShape, h, 'healthcheck');
+  if (h.initial_status === null && opts.nullInitialStatus !== true) delete o['initial_status'];
+  if (h.exec?.exec_command === '') delete o['exec_command'];
   return o;
 }
 
 /** The echoed server (GET /servers/:name), keys in GoBetween's order, absent sections as null. */
 export function serverToJson(s: ServerWire, opts: EchoOptions = {}): JsonObject {
-  return {
-    max_connections: s.max_connections,
-    client_idle_timeout: s.client_idle_timeout,
-    backend_idle_timeout: s.backend_idle_timeout,
-    backend_connection_timeout: s.backend_connection_timeout,
-    bind: s.bind,
-    protocol: s.protocol,
-    balance: s.balance,
-    sni: s.sni === null ? null : sniToJson(s.sni),
-    tls: s.tls === null ? null : tlsToJson(s.tls),
-    backends_tls: s.backends_tls === null ? null : backendsTlsToJson(s.backends_tls),
-    udp: s.udp === null ? null : udpToJson(s.udp),
-    access: s.access === null ? null : accessToJson(s.access),
-    proxy_protocol: s.proxy_protocol === null ? null : { version: s.proxy_protocol.version },
-    discovery: discoveryToJson(s.discovery),
-    healthcheck: healthcheckToJson(s.healthcheck, opts),
-  };
+  return echoTable(serverTable, s, 'server', { healthcheck: () => healthcheckToJson(s.healthcheck, opts) });
 }
 
 /** GET /servers: name → echoed server, names in Go's sorted map order (`{}` when none). */
@@ -233,28 +135,6 @@ export function serversToJson(servers: Readonly<Record<string, ServerWire>>, opt
   return o;
 }
 
-function apiToJson(a: ApiWire, redact: boolean): JsonObject {
-  return {
-    enabled: a.enabled,
-    bind: a.bind,
-    basic_auth:
-      a.basic_auth === null
-        ? null
-        : { login: a.basic_auth.login, password: redact ? REDACTED_PASSWORD : a.basic_auth.password },
-    tls: a.tls === null ? null : { cert_path: a.tls.cert_path, key_path: a.tls.key_path },
-    cors: a.cors,
-  };
-}
-
-function defaultsToJson(d: DefaultsWire): JsonObject {
-  return {
-    max_connections: d.max_connections,
-    client_idle_timeout: d.client_idle_timeout,
-    backend_idle_timeout: d.backend_idle_timeout,
-    backend_connection_timeout: d.backend_connection_timeout,
-  };
-}
-
 /**
  * The `/dump` root object: the root sections as decoded (acme with its defaults as the caller
  * stored them) and `servers` replaced by the given current, normalised servers, sorted by name.
@@ -264,19 +144,12 @@ export function configToJson(
   servers: Readonly<Record<string, ServerWire>>,
   opts: ConfigJsonOptions = {},
 ): JsonObject {
-  const redact = opts.redactPassword ?? true;
-  return {
-    logging: { level: root.logging.level, output: root.logging.output, format: root.logging.format },
-    api: apiToJson(root.api, redact),
-    metrics: { enabled: root.metrics.enabled, bind: root.metrics.bind },
-    defaults: defaultsToJson(root.defaults),
-    acme:
-      root.acme === null
-        ? null
-        : { challenge: root.acme.challenge, http_bind: root.acme.http_bind, cache_dir: root.acme.cache_dir },
-    profiler: root.profiler === null ? null : { enabled: root.profiler.enabled, bind: root.profiler.bind },
-    servers: serversToJson(servers, opts),
-  };
+  const auth = root.api.basic_auth;
+  const api: ApiWire =
+    auth !== null && (opts.redactPassword ?? true)
+      ? { ...root.api, basic_auth: { ...auth, password: REDACTED_PASSWORD } }
+      : root.api;
+  return echoTable(configTable, { ...root, api }, 'config', { servers: () => serversToJson(servers, opts) });
 }
 
 // ---- TOML ---------------------------------------------------------------------------------------
