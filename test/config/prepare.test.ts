@@ -19,84 +19,58 @@ function expectError(fn: () => unknown, message: string | RegExp, path?: string)
 const UDP_REQ =
   'udp protocol requires to specify at least one of (client|backend)_idle_timeout, udp.max_requests, udp.max_responses';
 
+interface ErrorCase {
+  name: string;
+  body: Json;
+  message: string | RegExp;
+  path: string;
+}
+
+/** A case whose body is `{ bind: ':1', discovery }`, failing at `servers.x.discovery.<key>`. */
+function discoveryCase(name: string, discovery: Json, message: string | RegExp, key: string): ErrorCase {
+  return { name, body: { bind: ':1', discovery }, message, path: `servers.x.discovery.${key}` };
+}
+
+/** A case whose body is MINIMAL with `healthcheck`, failing at `servers.x.healthcheck[.<key>]`. */
+function healthcheckCase(name: string, healthcheck: Json, message: string | RegExp, key?: string): ErrorCase {
+  const path = key === undefined ? 'servers.x.healthcheck' : `servers.x.healthcheck.${key}`;
+  return { name, body: patch(MINIMAL, { healthcheck }), message, path };
+}
+
+/** One test per case: preparing its body fails with its message at its path. */
+function errorTests(prefix: string, cases: ErrorCase[]): void {
+  for (const c of cases) {
+    test(`${prefix}${c.name}`, () => {
+      expectError(() => prep(c.body), c.message, c.path);
+    });
+  }
+}
+
 // Every message of control-plane §2.11 (and §2.6.x / §2.7 / §2.8), produced by its input.
-const MESSAGES: Array<{ name: string; body: Json; message: string; path: string }> = [
+const MESSAGES: ErrorCase[] = [
   { name: 'empty body', body: {}, message: 'No bind specified for server x', path: 'servers.x.bind' },
   { name: 'no discovery', body: { bind: ':1' }, message: 'No .discovery specified for server x', path: 'servers.x.discovery' },
-  { name: 'hc kind', body: patch(MINIMAL, { healthcheck: { kind: 'foo' } }), message: 'Not supported healthcheck type foo', path: 'servers.x.healthcheck.kind' },
-  { name: 'hc without kind', body: patch(MINIMAL, { healthcheck: { interval: '1s' } }), message: 'Not supported healthcheck type ', path: 'servers.x.healthcheck.kind' },
-  {
-    name: 'hc interval unparsable',
-    body: patch(MINIMAL, { healthcheck: { kind: 'ping', interval: '5' } }),
-    message: 'Could not parse healtcheck interval: time: missing unit in duration "5"',
-    path: 'servers.x.healthcheck.interval',
-  },
-  {
-    name: 'hc interval missing',
-    body: patch(MINIMAL, { healthcheck: { kind: 'ping' } }),
-    message: 'Healthcheck interval should be greater than 0s',
-    path: 'servers.x.healthcheck.interval',
-  },
-  {
-    name: 'hc interval negative',
-    body: patch(MINIMAL, { healthcheck: { kind: 'ping', interval: '-1s' } }),
-    message: 'Healthcheck interval should be greater than 0s',
-    path: 'servers.x.healthcheck.interval',
-  },
-  {
-    name: 'initial_status',
-    body: patch(MINIMAL, { healthcheck: { kind: 'none', initial_status: 'maybe' } }),
-    message: 'Unsupported healthcheck initial_status',
-    path: 'servers.x.healthcheck.initial_status',
-  },
-  {
-    name: 'probe protocol',
-    body: patch(MINIMAL, { healthcheck: { kind: 'probe', interval: '1s', probe_protocol: 'http', probe_send: 'a', probe_recv: 'b' } }),
-    message: 'Unsupported probe_protocol',
-    path: 'servers.x.healthcheck.probe_protocol',
-  },
-  {
-    name: 'probe recv missing',
-    body: patch(MINIMAL, { healthcheck: { kind: 'probe', interval: '1s', probe_protocol: 'tcp', probe_send: 'a' } }),
-    message: 'probe healthcheck should have both probe_send and probe_recv specified',
-    path: 'servers.x.healthcheck.probe_recv',
-  },
-  {
-    name: 'probe send bad escape',
-    body: patch(MINIMAL, { healthcheck: { kind: 'probe', interval: '1s', probe_protocol: 'udp', probe_send: 'a\\q', probe_recv: 'b' } }),
-    message: 'probe_send has invalid syntax invalid syntax',
-    path: 'servers.x.healthcheck.probe_send',
-  },
-  {
-    name: 'probe recv_len with starts_with',
-    body: patch(MINIMAL, {
-      healthcheck: { kind: 'probe', interval: '1s', probe_protocol: 'tcp', probe_send: 'a', probe_recv: 'b', probe_recv_len: 3 },
-    }),
-    message: "probe_recv_len is redundant for 'starts_with' strategy",
-    path: 'servers.x.healthcheck.probe_recv_len',
-  },
-  {
-    name: 'probe recv bad escape',
-    body: patch(MINIMAL, { healthcheck: { kind: 'probe', interval: '1s', probe_protocol: 'tls', probe_send: 'a', probe_recv: '\\x4' } }),
-    message: 'probe_recv has invalid syntax invalid syntax',
-    path: 'servers.x.healthcheck.probe_recv',
-  },
-  {
-    name: 'probe regexp without recv_len',
-    body: patch(MINIMAL, {
-      healthcheck: { kind: 'probe', interval: '1s', probe_protocol: 'tcp', probe_strategy: 'regexp', probe_send: 'a', probe_recv: 'b' },
-    }),
-    message: 'probe_recv_len required',
-    path: 'servers.x.healthcheck.probe_recv_len',
-  },
-  {
-    name: 'probe strategy',
-    body: patch(MINIMAL, {
-      healthcheck: { kind: 'probe', interval: '1s', probe_protocol: 'tcp', probe_strategy: 'contains', probe_send: 'a', probe_recv: 'b' },
-    }),
-    message: 'Unsupported probe_strategy contains',
-    path: 'servers.x.healthcheck.probe_strategy',
-  },
+  healthcheckCase('hc kind', { kind: 'foo' }, 'Not supported healthcheck type foo', 'kind'),
+  healthcheckCase('hc without kind', { interval: '1s' }, 'Not supported healthcheck type ', 'kind'),
+  healthcheckCase('hc interval unparsable', { kind: 'ping', interval: '5' },
+    'Could not parse healtcheck interval: time: missing unit in duration "5"', 'interval'),
+  healthcheckCase('hc interval missing', { kind: 'ping' }, 'Healthcheck interval should be greater than 0s', 'interval'),
+  healthcheckCase('hc interval negative', { kind: 'ping', interval: '-1s' }, 'Healthcheck interval should be greater than 0s', 'interval'),
+  healthcheckCase('initial_status', { kind: 'none', initial_status: 'maybe' }, 'Unsupported healthcheck initial_status', 'initial_status'),
+  healthcheckCase('probe protocol', { kind: 'probe', interval: '1s', probe_protocol: 'http', probe_send: 'a', probe_recv: 'b' },
+    'Unsupported probe_protocol', 'probe_protocol'),
+  healthcheckCase('probe recv missing', { kind: 'probe', interval: '1s', probe_protocol: 'tcp', probe_send: 'a' },
+    'probe healthcheck should have both probe_send and probe_recv specified', 'probe_recv'),
+  healthcheckCase('probe send bad escape', { kind: 'probe', interval: '1s', probe_protocol: 'udp', probe_send: 'a\\q', probe_recv: 'b' },
+    'probe_send has invalid syntax invalid syntax', 'probe_send'),
+  healthcheckCase('probe recv_len with starts_with', { kind: 'probe', interval: '1s', probe_protocol: 'tcp', probe_send: 'a', probe_recv: 'b', probe_recv_len: 3 },
+    "probe_recv_len is redundant for 'starts_with' strategy", 'probe_recv_len'),
+  healthcheckCase('probe recv bad escape', { kind: 'probe', interval: '1s', probe_protocol: 'tls', probe_send: 'a', probe_recv: '\\x4' },
+    'probe_recv has invalid syntax invalid syntax', 'probe_recv'),
+  healthcheckCase('probe regexp without recv_len', { kind: 'probe', interval: '1s', probe_protocol: 'tcp', probe_strategy: 'regexp', probe_send: 'a', probe_recv: 'b' },
+    'probe_recv_len required', 'probe_recv_len'),
+  healthcheckCase('probe strategy', { kind: 'probe', interval: '1s', probe_protocol: 'tcp', probe_strategy: 'contains', probe_send: 'a', probe_recv: 'b' },
+    'Unsupported probe_strategy contains', 'probe_strategy'),
   {
     name: 'proxy_protocol with udp',
     body: patch(MINIMAL, { protocol: 'udp', proxy_protocol: { version: '1' } }),
@@ -139,18 +113,8 @@ const MESSAGES: Array<{ name: string; body: Json; message: string; path: string 
     message: 'timeout parsing error',
     path: 'servers.x.sni.read_timeout',
   },
-  {
-    name: 'hc timeout',
-    body: patch(MINIMAL, { healthcheck: { kind: 'ping', interval: '1s', timeout: '1x' } }),
-    message: 'timeout parsing error',
-    path: 'servers.x.healthcheck.timeout',
-  },
-  {
-    name: 'hc interval of kind none',
-    body: patch(MINIMAL, { healthcheck: { kind: 'none', interval: 'soon' } }),
-    message: 'interval parsing error',
-    path: 'servers.x.healthcheck.interval',
-  },
+  healthcheckCase('hc timeout', { kind: 'ping', interval: '1s', timeout: '1x' }, 'timeout parsing error', 'timeout'),
+  healthcheckCase('hc interval of kind none', { kind: 'none', interval: 'soon' }, 'interval parsing error', 'interval'),
   {
     name: 'backends_tls pairing',
     body: patch(MINIMAL, { backends_tls: { cert_path: '/c.pem' } }),
@@ -186,37 +150,16 @@ const MESSAGES: Array<{ name: string; body: Json; message: string; path: string 
     message: 'Not supported failpolicy retry',
     path: 'servers.x.discovery.failpolicy',
   },
-  {
-    name: 'srv_dns_protocol',
-    body: { bind: ':1', discovery: { kind: 'srv', srv_lookup_server: '127.0.0.1:53', srv_dns_protocol: 'sctp' } },
-    message: 'Not supported srv_dns_protocol sctp',
-    path: 'servers.x.discovery.srv_dns_protocol',
-  },
-  {
-    name: 'lxd address missing',
-    body: { bind: ':1', discovery: { kind: 'lxd', lxd_container_port: 80 } },
-    message: 'lxd_server_address is required',
-    path: 'servers.x.discovery.lxd_server_address',
-  },
-  {
-    name: 'lxd address scheme',
-    body: { bind: ':1', discovery: { kind: 'lxd', lxd_server_address: 'http://lxd:8443' } },
-    message: 'lxd_server_address should start with either unix:// or https:// but got http://lxd:8443',
-    path: 'servers.x.discovery.lxd_server_address',
-  },
-  {
-    name: 'lxd address type',
-    body: { bind: ':1', discovery: { kind: 'lxd', lxd_server_address: 'unix:///s', lxd_container_address_type: 'ipv4' } },
-    message: 'Invalid lxd_container_address_type. Must be IPv4 or IPv6',
-    path: 'servers.x.discovery.lxd_container_address_type',
-  },
+  discoveryCase('srv_dns_protocol', { kind: 'srv', srv_lookup_server: '127.0.0.1:53', srv_dns_protocol: 'sctp' },
+    'Not supported srv_dns_protocol sctp', 'srv_dns_protocol'),
+  discoveryCase('lxd address missing', { kind: 'lxd', lxd_container_port: 80 }, 'lxd_server_address is required', 'lxd_server_address'),
+  discoveryCase('lxd address scheme', { kind: 'lxd', lxd_server_address: 'http://lxd:8443' },
+    'lxd_server_address should start with either unix:// or https:// but got http://lxd:8443', 'lxd_server_address'),
+  discoveryCase('lxd address type', { kind: 'lxd', lxd_server_address: 'unix:///s', lxd_container_address_type: 'ipv4' },
+    'Invalid lxd_container_address_type. Must be IPv4 or IPv6', 'lxd_container_address_type'),
 ];
 
-for (const c of MESSAGES) {
-  test(`§2.11 message: ${c.name}`, () => {
-    expectError(() => prep(c.body), c.message, c.path);
-  });
-}
+errorTests('§2.11 message: ', MESSAGES);
 
 test('§2.11 step 0: an existing name fails first', () => {
   expectError(() => prep({}, { exists: true }), 'Server with this name already exists: x', 'servers.x');
@@ -266,103 +209,31 @@ test('§2.11 order: fixing one error at a time reveals the next, in GoBetween or
 
 const VALID_KINDS = 'consul, docker, exec, json, lxd, plaintext, srv, static';
 
-const FIXES: Array<{ name: string; body: Json; message: string | RegExp; path: string }> = [
-  {
-    name: 'Q-4 discovery kind missing',
-    body: { bind: ':1', discovery: { static_list: [] } },
-    message: `No discovery kind specified for server x (valid kinds: ${VALID_KINDS})`,
-    path: 'servers.x.discovery.kind',
-  },
-  {
-    name: 'Q-4 discovery kind unknown',
-    body: { bind: ':1', discovery: { kind: 'etcd' } },
-    message: `Not supported discovery type etcd (valid kinds: ${VALID_KINDS})`,
-    path: 'servers.x.discovery.kind',
-  },
-  {
-    name: 'Q-5 static without static_list',
-    body: { bind: ':1', discovery: { kind: 'static' } },
-    message: 'static_list is required for static discovery',
-    path: 'servers.x.discovery.static_list',
-  },
-  {
-    name: 'Q-5 srv without keys',
-    body: { bind: ':1', discovery: { kind: 'srv' } },
-    message: 'srv_lookup_server is required for srv discovery',
-    path: 'servers.x.discovery.srv_lookup_server',
-  },
-  {
-    name: 'Q-5 srv without srv_lookup_server',
-    body: { bind: ':1', discovery: { kind: 'srv', srv_lookup_pattern: 'web.' } },
-    message: 'srv_lookup_server is required for srv discovery',
-    path: 'servers.x.discovery.srv_lookup_server',
-  },
-  {
-    name: 'Q-5 docker without keys',
-    body: { bind: ':1', discovery: { kind: 'docker' } },
-    message: 'docker_endpoint is required for docker discovery',
-    path: 'servers.x.discovery.docker_endpoint',
-  },
-  {
-    name: 'Q-5 consul without keys',
-    body: { bind: ':1', discovery: { kind: 'consul' } },
-    message: 'consul_host is required for consul discovery',
-    path: 'servers.x.discovery.consul_host',
-  },
-  {
-    name: 'Q-5 json without endpoint',
-    body: { bind: ':1', discovery: { kind: 'json', json_host_pattern: 'h' } },
-    message: 'json_endpoint is required for json discovery',
-    path: 'servers.x.discovery.json_endpoint',
-  },
-  {
-    name: 'Q-5 plaintext without endpoint',
-    body: { bind: ':1', discovery: { kind: 'plaintext' } },
-    message: 'plaintext_endpoint is required for plaintext discovery',
-    path: 'servers.x.discovery.plaintext_endpoint',
-  },
-  {
-    name: 'Q-5 plaintext invalid regexp',
-    body: { bind: ':1', discovery: { kind: 'plaintext', plaintext_endpoint: 'http://h/', plaintext_regex_pattern: '(?P<host>\\S+' } },
-    message: /^plaintext_regex_pattern is not a valid regular expression: error parsing regexp: /,
-    path: 'servers.x.discovery.plaintext_regex_pattern',
-  },
-  {
-    name: 'Q-5 exec discovery with empty command',
-    body: { bind: ':1', discovery: { kind: 'exec', exec_command: [] } },
-    message: 'exec_command is required for exec discovery',
-    path: 'servers.x.discovery.exec_command',
-  },
-  {
-    name: 'Q-5 exec discovery without keys',
-    body: { bind: ':1', discovery: { kind: 'exec' } },
-    message: 'exec_command is required for exec discovery',
-    path: 'servers.x.discovery.exec_command',
-  },
-  {
-    name: 'Q-5 lxd without keys',
-    body: { bind: ':1', discovery: { kind: 'lxd' } },
-    message: 'lxd_server_address is required',
-    path: 'servers.x.discovery.lxd_server_address',
-  },
-  {
-    name: 'Q-5 probe healthcheck without probe keys',
-    body: patch(MINIMAL, { healthcheck: { kind: 'probe', interval: '1s' } }),
-    message: 'probe healthcheck requires probe_protocol, probe_send and probe_recv',
-    path: 'servers.x.healthcheck',
-  },
-  {
-    name: 'Q-5 exec healthcheck without exec_command',
-    body: patch(MINIMAL, { healthcheck: { kind: 'exec', interval: '1s' } }),
-    message: 'exec_command is required for exec healthcheck',
-    path: 'servers.x.healthcheck.exec_command',
-  },
-  {
-    name: 'Q-5 exec healthcheck with only expected outputs',
-    body: patch(MINIMAL, { healthcheck: { kind: 'exec', interval: '1s', exec_expected_positive_output: '1' } }),
-    message: 'exec_command is required for exec healthcheck',
-    path: 'servers.x.healthcheck.exec_command',
-  },
+const FIXES: ErrorCase[] = [
+  discoveryCase('Q-4 discovery kind missing', { static_list: [] }, `No discovery kind specified for server x (valid kinds: ${VALID_KINDS})`, 'kind'),
+  discoveryCase('Q-4 discovery kind unknown', { kind: 'etcd' }, `Not supported discovery type etcd (valid kinds: ${VALID_KINDS})`, 'kind'),
+  discoveryCase('Q-5 static without static_list', { kind: 'static' }, 'static_list is required for static discovery', 'static_list'),
+  discoveryCase('Q-5 srv without keys', { kind: 'srv' }, 'srv_lookup_server is required for srv discovery', 'srv_lookup_server'),
+  discoveryCase('Q-5 srv without srv_lookup_server', { kind: 'srv', srv_lookup_pattern: 'web.' },
+    'srv_lookup_server is required for srv discovery', 'srv_lookup_server'),
+  discoveryCase('Q-5 docker without keys', { kind: 'docker' }, 'docker_endpoint is required for docker discovery', 'docker_endpoint'),
+  discoveryCase('Q-5 consul without keys', { kind: 'consul' }, 'consul_host is required for consul discovery', 'consul_host'),
+  discoveryCase('Q-5 json without endpoint', { kind: 'json', json_host_pattern: 'h' },
+    'json_endpoint is required for json discovery', 'json_endpoint'),
+  discoveryCase('Q-5 plaintext without endpoint', { kind: 'plaintext' },
+    'plaintext_endpoint is required for plaintext discovery', 'plaintext_endpoint'),
+  discoveryCase('Q-5 plaintext invalid regexp', { kind: 'plaintext', plaintext_endpoint: 'http://h/', plaintext_regex_pattern: '(?P<host>\\S+' },
+    /^plaintext_regex_pattern is not a valid regular expression: error parsing regexp: /, 'plaintext_regex_pattern'),
+  discoveryCase('Q-5 exec discovery with empty command', { kind: 'exec', exec_command: [] },
+    'exec_command is required for exec discovery', 'exec_command'),
+  discoveryCase('Q-5 exec discovery without keys', { kind: 'exec' }, 'exec_command is required for exec discovery', 'exec_command'),
+  discoveryCase('Q-5 lxd without keys', { kind: 'lxd' }, 'lxd_server_address is required', 'lxd_server_address'),
+  healthcheckCase('Q-5 probe healthcheck without probe keys', { kind: 'probe', interval: '1s' },
+    'probe healthcheck requires probe_protocol, probe_send and probe_recv'),
+  healthcheckCase('Q-5 exec healthcheck without exec_command', { kind: 'exec', interval: '1s' },
+    'exec_command is required for exec healthcheck', 'exec_command'),
+  healthcheckCase('Q-5 exec healthcheck with only expected outputs', { kind: 'exec', interval: '1s', exec_expected_positive_output: '1' },
+    'exec_command is required for exec healthcheck', 'exec_command'),
   {
     name: 'Q-6 discovery interval',
     body: patch(MINIMAL, { discovery: { interval: '10' } }),
@@ -381,29 +252,13 @@ const FIXES: Array<{ name: string; body: Json; message: string | RegExp; path: s
     message: 'max_connections must not be negative, got -1',
     path: 'servers.x.max_connections',
   },
-  {
-    name: 'regexp probe with negative probe_recv_len',
-    body: patch(MINIMAL, {
-      healthcheck: { kind: 'probe', interval: '1s', probe_protocol: 'tcp', probe_strategy: 'regexp', probe_send: 'a', probe_recv: 'b', probe_recv_len: -4 },
-    }),
-    message: 'probe_recv_len required',
-    path: 'servers.x.healthcheck.probe_recv_len',
-  },
-  {
-    name: 'regexp probe with an invalid regexp',
-    body: patch(MINIMAL, {
-      healthcheck: { kind: 'probe', interval: '1s', probe_protocol: 'tcp', probe_strategy: 'regexp', probe_send: 'a', probe_recv: '(', probe_recv_len: 4 },
-    }),
-    message: /^probe_recv has invalid syntax error parsing regexp: /,
-    path: 'servers.x.healthcheck.probe_recv',
-  },
+  healthcheckCase('regexp probe with negative probe_recv_len', { kind: 'probe', interval: '1s', probe_protocol: 'tcp', probe_strategy: 'regexp', probe_send: 'a', probe_recv: 'b', probe_recv_len: -4 },
+    'probe_recv_len required', 'probe_recv_len'),
+  healthcheckCase('regexp probe with an invalid regexp', { kind: 'probe', interval: '1s', probe_protocol: 'tcp', probe_strategy: 'regexp', probe_send: 'a', probe_recv: '(', probe_recv_len: 4 },
+    /^probe_recv has invalid syntax error parsing regexp: /, 'probe_recv'),
 ];
 
-for (const c of FIXES) {
-  test(`fix: ${c.name}`, () => {
-    expectError(() => prep(c.body), c.message, c.path);
-  });
-}
+errorTests('fix: ', FIXES);
 
 test('Q-10: a negative max_connections from [defaults] names the defaults key', () => {
   expectError(
