@@ -31,10 +31,14 @@ function discoveryCase(name: string, discovery: Json, message: string | RegExp, 
   return { name, body: { bind: ':1', discovery }, message, path: `servers.x.discovery.${key}` };
 }
 
+/** A case whose body is MINIMAL patched with `p`, failing at `servers.x.<key>`. */
+function minimalCase(name: string, p: Json, message: string | RegExp, key: string): ErrorCase {
+  return { name, body: patch(MINIMAL, p), message, path: `servers.x.${key}` };
+}
+
 /** A case whose body is MINIMAL with `healthcheck`, failing at `servers.x.healthcheck[.<key>]`. */
 function healthcheckCase(name: string, healthcheck: Json, message: string | RegExp, key?: string): ErrorCase {
-  const path = key === undefined ? 'servers.x.healthcheck' : `servers.x.healthcheck.${key}`;
-  return { name, body: patch(MINIMAL, { healthcheck }), message, path };
+  return minimalCase(name, { healthcheck }, message, key === undefined ? 'healthcheck' : `healthcheck.${key}`);
 }
 
 /** One test per case: preparing its body fails with its message at its path. */
@@ -71,85 +75,25 @@ const MESSAGES: ErrorCase[] = [
     'probe_recv_len required', 'probe_recv_len'),
   healthcheckCase('probe strategy', { kind: 'probe', interval: '1s', probe_protocol: 'tcp', probe_strategy: 'contains', probe_send: 'a', probe_recv: 'b' },
     'Unsupported probe_strategy contains', 'probe_strategy'),
-  {
-    name: 'proxy_protocol with udp',
-    body: patch(MINIMAL, { protocol: 'udp', proxy_protocol: { version: '1' } }),
-    message: "proxy_protocol may be used only with 'tcp' protocol, not with udp",
-    path: 'servers.x.proxy_protocol',
-  },
-  {
-    name: 'proxy_protocol with tls',
-    body: patch(MINIMAL, { protocol: 'tls', proxy_protocol: { version: '1' } }),
-    message: "proxy_protocol may be used only with 'tcp' protocol, not with tls",
-    path: 'servers.x.proxy_protocol',
-  },
-  {
-    name: 'proxy_protocol version missing',
-    body: patch(MINIMAL, { protocol: 'tcp', proxy_protocol: {} }),
-    message: 'version field for proxy_protocol is not specified',
-    path: 'servers.x.proxy_protocol.version',
-  },
-  {
-    name: 'proxy_protocol version 2',
-    body: patch(MINIMAL, { protocol: 'tcp', proxy_protocol: { version: '2' } }),
-    message: 'Unsupported proxy_protocol version 2',
-    path: 'servers.x.proxy_protocol.version',
-  },
-  {
-    name: 'sni unexpected strategy',
-    body: patch(MINIMAL, { sni: { unexpected_hostname_strategy: 'drop' } }),
-    message: 'Not supported sni unexprected hostname strategy drop',
-    path: 'servers.x.sni.unexpected_hostname_strategy',
-  },
-  {
-    name: 'sni matching strategy',
-    body: patch(MINIMAL, { sni: { hostname_matching_strategy: 'glob' } }),
-    message: 'Not supported sni matching glob',
-    path: 'servers.x.sni.hostname_matching_strategy',
-  },
-  {
-    name: 'sni read_timeout',
-    body: patch(MINIMAL, { sni: { read_timeout: '2' } }),
-    message: 'timeout parsing error',
-    path: 'servers.x.sni.read_timeout',
-  },
+  minimalCase('proxy_protocol with udp', { protocol: 'udp', proxy_protocol: { version: '1' } }, "proxy_protocol may be used only with 'tcp' protocol, not with udp", 'proxy_protocol'),
+  minimalCase('proxy_protocol with tls', { protocol: 'tls', proxy_protocol: { version: '1' } }, "proxy_protocol may be used only with 'tcp' protocol, not with tls", 'proxy_protocol'),
+  minimalCase('proxy_protocol version missing', { protocol: 'tcp', proxy_protocol: {} }, 'version field for proxy_protocol is not specified', 'proxy_protocol.version'),
+  minimalCase('proxy_protocol version 2', { protocol: 'tcp', proxy_protocol: { version: '2' } }, 'Unsupported proxy_protocol version 2', 'proxy_protocol.version'),
+  minimalCase('sni unexpected strategy', { sni: { unexpected_hostname_strategy: 'drop' } }, 'Not supported sni unexprected hostname strategy drop', 'sni.unexpected_hostname_strategy'),
+  minimalCase('sni matching strategy', { sni: { hostname_matching_strategy: 'glob' } }, 'Not supported sni matching glob', 'sni.hostname_matching_strategy'),
+  minimalCase('sni read_timeout', { sni: { read_timeout: '2' } }, 'timeout parsing error', 'sni.read_timeout'),
   healthcheckCase('hc timeout', { kind: 'ping', interval: '1s', timeout: '1x' }, 'timeout parsing error', 'timeout'),
   healthcheckCase('hc interval of kind none', { kind: 'none', interval: 'soon' }, 'interval parsing error', 'interval'),
-  {
-    name: 'backends_tls pairing',
-    body: patch(MINIMAL, { backends_tls: { cert_path: '/c.pem' } }),
-    message: 'backend_tls.cert_path and .key_path should be specified together',
-    path: 'servers.x.backends_tls',
-  },
-  {
-    name: 'tls without certs',
-    body: patch(MINIMAL, { tls: { cert_path: '/c.pem' } }),
-    message: 'tls requires specify either acme hosts or both key and cert paths',
-    path: 'servers.x.tls',
-  },
+  minimalCase('backends_tls pairing', { backends_tls: { cert_path: '/c.pem' } }, 'backend_tls.cert_path and .key_path should be specified together', 'backends_tls'),
+  minimalCase('tls without certs', { tls: { cert_path: '/c.pem' } }, 'tls requires specify either acme hosts or both key and cert paths', 'tls'),
   { name: 'tls protocol without tls', body: patch(MINIMAL, { protocol: 'tls' }), message: 'Need tls section for tls protocol', path: 'servers.x.tls' },
-  {
-    name: 'udp with backends_tls',
-    body: patch(MINIMAL, { protocol: 'udp', backends_tls: {}, udp: { max_responses: 1 } }),
-    message: 'backends_tls should not be enabled for udp protocol',
-    path: 'servers.x.backends_tls',
-  },
+  minimalCase('udp with backends_tls', { protocol: 'udp', backends_tls: {}, udp: { max_responses: 1 } }, 'backends_tls should not be enabled for udp protocol', 'backends_tls'),
   { name: 'udp requirement', body: patch(MINIMAL, { protocol: 'udp' }), message: UDP_REQ, path: 'servers.x.udp' },
   { name: 'udp requirement with empty udp', body: patch(MINIMAL, { protocol: 'udp', udp: {} }), message: UDP_REQ, path: 'servers.x.udp' },
   { name: 'protocol', body: patch(MINIMAL, { protocol: 'sctp' }), message: 'Not supported protocol sctp', path: 'servers.x.protocol' },
-  {
-    name: 'ping with udp',
-    body: patch(MINIMAL, { protocol: 'udp', udp: { max_responses: 1 }, healthcheck: { kind: 'ping', interval: '1s' } }),
-    message: 'Cant use ping healthcheck with udp server',
-    path: 'servers.x.healthcheck.kind',
-  },
+  minimalCase('ping with udp', { protocol: 'udp', udp: { max_responses: 1 }, healthcheck: { kind: 'ping', interval: '1s' } }, 'Cant use ping healthcheck with udp server', 'healthcheck.kind'),
   { name: 'balance', body: patch(MINIMAL, { balance: 'foo' }), message: 'Not supported balance type foo', path: 'servers.x.balance' },
-  {
-    name: 'failpolicy',
-    body: patch(MINIMAL, { discovery: { failpolicy: 'retry' } }),
-    message: 'Not supported failpolicy retry',
-    path: 'servers.x.discovery.failpolicy',
-  },
+  minimalCase('failpolicy', { discovery: { failpolicy: 'retry' } }, 'Not supported failpolicy retry', 'discovery.failpolicy'),
   discoveryCase('srv_dns_protocol', { kind: 'srv', srv_lookup_server: '127.0.0.1:53', srv_dns_protocol: 'sctp' },
     'Not supported srv_dns_protocol sctp', 'srv_dns_protocol'),
   discoveryCase('lxd address missing', { kind: 'lxd', lxd_container_port: 80 }, 'lxd_server_address is required', 'lxd_server_address'),
@@ -234,24 +178,9 @@ const FIXES: ErrorCase[] = [
     'exec_command is required for exec healthcheck', 'exec_command'),
   healthcheckCase('Q-5 exec healthcheck with only expected outputs', { kind: 'exec', interval: '1s', exec_expected_positive_output: '1' },
     'exec_command is required for exec healthcheck', 'exec_command'),
-  {
-    name: 'Q-6 discovery interval',
-    body: patch(MINIMAL, { discovery: { interval: '10' } }),
-    message: 'Could not parse discovery interval: time: missing unit in duration "10"',
-    path: 'servers.x.discovery.interval',
-  },
-  {
-    name: 'Q-6 discovery timeout',
-    body: patch(MINIMAL, { discovery: { timeout: '1d' } }),
-    message: 'Could not parse discovery timeout: time: unknown unit "d" in duration "1d"',
-    path: 'servers.x.discovery.timeout',
-  },
-  {
-    name: 'Q-10 negative max_connections',
-    body: patch(MINIMAL, { max_connections: -1 }),
-    message: 'max_connections must not be negative, got -1',
-    path: 'servers.x.max_connections',
-  },
+  minimalCase('Q-6 discovery interval', { discovery: { interval: '10' } }, 'Could not parse discovery interval: time: missing unit in duration "10"', 'discovery.interval'),
+  minimalCase('Q-6 discovery timeout', { discovery: { timeout: '1d' } }, 'Could not parse discovery timeout: time: unknown unit "d" in duration "1d"', 'discovery.timeout'),
+  minimalCase('Q-10 negative max_connections', { max_connections: -1 }, 'max_connections must not be negative, got -1', 'max_connections'),
   healthcheckCase('regexp probe with negative probe_recv_len', { kind: 'probe', interval: '1s', probe_protocol: 'tcp', probe_strategy: 'regexp', probe_send: 'a', probe_recv: 'b', probe_recv_len: -4 },
     'probe_recv_len required', 'probe_recv_len'),
   healthcheckCase('regexp probe with an invalid regexp', { kind: 'probe', interval: '1s', probe_protocol: 'tcp', probe_strategy: 'regexp', probe_send: 'a', probe_recv: '(', probe_recv_len: 4 },
