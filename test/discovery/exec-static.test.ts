@@ -72,18 +72,21 @@ test('exec: a hanging command is killed on timeout (runner), then failpolicy app
     assert.deepEqual(rec.last(), []);
     assert.ok(cap.lines.some((l) => l.level === 50 && /^exec error timeout after 200ms retrying in 10s$/.test(l.msg)));
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    await waitFor(() => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 2000, 'child killed');
+    await waitFor(() => !alive(pid), 2000, 'child killed');
   } finally {
     h.stop();
   }
 });
+
+/** Whether process `pid` still exists (signal 0 succeeds). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 test('exec: stop() kills the running command', async () => {
   const pidFile = join(dir, 'stop.pid');
@@ -102,14 +105,7 @@ test('exec: stop() kills the running command', async () => {
     }
   });
   h.stop();
-  await waitFor(() => {
-    try {
-      process.kill(pid, 0);
-      return false;
-    } catch {
-      return true;
-    }
-  }, 2000, 'child killed on stop');
+  await waitFor(() => !alive(pid), 2000, 'child killed on stop');
   await sleep(20);
   assert.equal(rec.results.length, 0);
 });
