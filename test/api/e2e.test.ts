@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { startApp, type App } from '../../src/app.js';
+import type { App } from '../../src/app.js';
 import { decodeConfig } from '../../src/config/decode.js';
-import { silentLogger } from '../../src/core/log.js';
+import { startAppFromJson } from '../helpers/app.js';
 import { serverWire } from '../helpers/wire.js';
 import { parsePrometheusText, series } from '../metrics/prom-text.js';
 import { req, type Reply } from './http.js';
@@ -112,13 +112,7 @@ describe('REST API end to end (real server manager)', () => {
       metrics: { enabled: true, bind: '127.0.0.1:0' },
       defaults: { max_connections: 5, client_idle_timeout: '1m' },
     });
-    app = await startApp({
-      config: decodeConfig(text, 'json').config,
-      source: { kind: 'file', path: 'test.json' },
-      log: silentLogger,
-      version: '0.8.2',
-      startTime: new Date(),
-    });
+    app = await startAppFromJson(text, 'test.json');
     api = app.apiAddress?.port ?? 0;
     metricsPort = app.metricsAddress?.port ?? 0;
     assert.ok(api > 0 && metricsPort > 0);
@@ -330,13 +324,7 @@ describe('GET /servers on a config file with two servers (§12.3)', () => {
         a: { bind: `127.0.0.1:${pa}`, discovery: { kind: 'static', static_list: ['127.0.0.1:2'] } },
       },
     });
-    const app = await startApp({
-      config: decodeConfig(text, 'json').config,
-      source: { kind: 'file', path: 'two.json' },
-      log: silentLogger,
-      version: '0.8.2',
-      startTime: new Date(),
-    });
+    const app = await startAppFromJson(text, 'two.json');
     try {
       const port = app.apiAddress?.port ?? 0;
       const r = await req(port, '/servers');

@@ -7,9 +7,7 @@
 import assert from 'node:assert/strict';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { test } from 'node:test';
-import { startApp } from '../../src/app.js';
-import { decodeConfig } from '../../src/config/decode.js';
-import { silentLogger } from '../../src/core/log.js';
+import { startAppFromJson } from '../helpers/app.js';
 import { closeServer, waitFor } from './helpers.js';
 
 interface Named {
@@ -99,13 +97,7 @@ test('a dead backend gets no new connections (existing ones continue) and gets t
       },
     },
   });
-  const app = await startApp({
-    config: decodeConfig(text, 'json').config,
-    source: { kind: 'file', path: 'test.json' },
-    log: silentLogger,
-    version: '0.8.2',
-    startTime: new Date(),
-  });
+  const app = await startAppFromJson(text, 'test.json');
   const keyA = `127.0.0.1:${a.port}`;
   const liveOf = (key: string): boolean | undefined => app.manager.get('web')?.pool.get(key)?.live;
   const statsLive = (key: string): boolean | undefined =>

@@ -10,9 +10,8 @@ import net, { type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type App, startApp } from '../../src/app.js';
-import { decodeConfig } from '../../src/config/decode.js';
-import { silentLogger } from '../../src/core/log.js';
+import type { App } from '../../src/app.js';
+import { startAppFromJson } from '../helpers/app.js';
 import { DNSMASQ, Dnsmasq, freeDnsPort } from '../discovery/dnsmasq.js';
 import { a, srv as srvRecord, startDnsServer, type TestDnsServer } from '../discovery/dns-server.js';
 import { listenLoopback, sendJson, startHttpServer, type TestHttpServer, waitFor } from '../discovery/helpers.js';
@@ -159,13 +158,7 @@ before(async () => {
     }
     const text = JSON.stringify({ logging: { level: 'error' }, api: { enabled: false }, servers });
     try {
-      app = await startApp({
-        config: decodeConfig(text, 'json').config,
-        source: { kind: 'file', path: 'discovery.json' },
-        log: silentLogger,
-        version: '0.8.2',
-        startTime: new Date(),
-      });
+      app = await startAppFromJson(text, 'discovery.json');
       return;
     } catch (err) {
       if (attempt >= 5 || !/address already in use/.test(String(err))) throw err;
