@@ -8,6 +8,7 @@ import { execKind } from '../../src/discovery/exec.js';
 import { compileDiscovery, createDiscoveryRegistry, startDiscovery } from '../../src/discovery/index.js';
 import { staticKind } from '../../src/discovery/static.js';
 import { captureLogger, discoveryWire, fetchCtx, keys, recorder, sleep, waitFor } from './helpers.js';
+import { alive } from '../helpers/process.js';
 
 const P = 'servers.web.discovery';
 let dir: string;
@@ -77,16 +78,6 @@ test('exec: a hanging command is killed on timeout (runner), then failpolicy app
     h.stop();
   }
 });
-
-/** Whether process `pid` still exists (signal 0 succeeds). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('exec: stop() kills the running command', async () => {
   const pidFile = join(dir, 'stop.pid');

@@ -9,6 +9,7 @@ import { BackendPool } from '../../src/control/backend-pool.js';
 import type { ExecCheckGroup, HealthcheckWire } from '../../src/config/types.js';
 import { compileHealthcheck, createHealthcheckRegistry, startHealthchecks } from '../../src/healthcheck/index.js';
 import type { CheckResult, CheckTarget } from '../../src/healthcheck/types.js';
+import { alive } from '../helpers/process.js';
 import { captureLogger, hcWire, sleep, waitFor } from './helpers.js';
 
 const registry = createHealthcheckRegistry();
@@ -42,15 +43,6 @@ async function execOnce(wire: HealthcheckWire, t: CheckTarget = target): Promise
     return { ...(await compiled.run(t, ac.signal, compiled.timeoutMs)), ms: performance.now() - t0 };
   } finally {
     clearTimeout(timer);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
