@@ -1,4 +1,4 @@
-// Runs every *.test.ts under src/ and test/ with node:test through tsx (Node 20 has no type stripping).
+// Runs every *.test.ts under src/, test/ and bench/ with node:test through tsx (Node 20 has no type stripping).
 // Usage: node scripts/run-tests.mjs [substring-filter ...]
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -16,7 +16,7 @@ function walk(dir, out) {
 }
 
 const filters = process.argv.slice(2);
-const files = [...walk('src', []), ...walk('test', [])]
+const files = [...walk('src', []), ...walk('test', []), ...walk('bench', [])]
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
 if (files.length === 0) {
