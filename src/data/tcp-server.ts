@@ -16,8 +16,9 @@
  *
  * Idle timeouts keep GoBetween's per-direction meaning (§2.6): client_idle_timeout = nothing
  * read from the client for that long, backend_idle_timeout = nothing read from the backend;
- * traffic in the other direction does not help. Once a direction has seen FIN (half-close), its
- * idle timer stops: nothing more can be read there. The connect timeout covers the dial only.
+ * traffic in the other direction does not help. The decision, including blocked directions,
+ * half-close and the flush after both FINs, is the pure `idleVerdict` (./idle.ts). The connect
+ * timeout covers the dial only.
  *
  * Hot path: one small `Connection` object per connection, shared (module-level) event handlers
  * that find their connection through a symbol on the socket, no per-chunk closures or timers:
@@ -32,6 +33,7 @@ import { StartError, errorMessage } from '../core/errors.js';
 import { listenOn, resolveBind } from '../core/listen.js';
 import type { Logger } from '../core/log.js';
 import type { AccessMatcher } from './access.js';
+import { idleVerdict } from './idle.js';
 import { LogLimiter } from './rate-limit.js';
 
 /** The one thing the data path needs from the election chain (src/balance/elector.ts). */
@@ -75,6 +77,12 @@ const READ_BUFFER_BYTES = 64 * 1024;
 /** Buffers of finished connections kept for reuse (bounded: at most 8 MiB idle). */
 const spareBuffers: Buffer[] = [];
 const MAX_SPARE_BUFFERS = 128;
+/**
+ * Once both sides have sent FIN only flushing is left. A peer that never reads would hold the
+ * pair forever, so a pair that makes no flush progress for this long (or for the longer idle
+ * timeout, when one is configured) is destroyed.
+ */
+const FLUSH_LINGER_MS = 60_000;
 /** The kernel caps this at net.core.somaxconn, which is what Go asks for. */
 const BACKLOG = 65_535;
 
@@ -106,7 +114,13 @@ class Shared {
     readonly clientIdle: number,
     readonly backendIdle: number,
     readonly connectTimeout: number,
-  ) {}
+  ) {
+    const longest = Math.max(clientIdle, backendIdle);
+    this.flushLinger = longest > 0 ? longest : FLUSH_LINGER_MS;
+  }
+
+  /** After both FINs, how long a pair may make no flush progress before it is destroyed. */
+  readonly flushLinger: number;
 }
 
 class Connection implements PickContext {
@@ -115,8 +129,14 @@ class Connection implements PickContext {
   upstream: TaggedSocket | null = null;
   backend: Backend | null = null;
   timer: NodeJS.Timeout | null = null;
+  /** Last progress client -> backend: a read from the client, or the backend draining. */
   lastClientRead = 0;
+  /** Last progress backend -> client: a read from the backend, or the client draining. */
   lastBackendRead = 0;
+  /** Bytes still queued towards both peers at the previous flush check (after both FINs). */
+  flushPending = -1;
+  /** Last flush progress after both FINs. */
+  lastFlush = 0;
   /** Current backend read buffer, and whether a queued client write still references it. */
   buf: Buffer | null = null;
   bufBusy = false;
@@ -300,21 +320,44 @@ class Connection implements PickContext {
     }
     const shared = this.shared;
     const now = Date.now();
-    let next = Infinity;
-    const ci = shared.clientIdle;
-    if (ci > 0 && (f & CLIENT_EOF) === 0) {
-      const left = this.lastClientRead + ci - now;
-      if (left <= 0) return this.idleExpired('client');
-      next = left;
+    const toClient = this.client.writableLength;
+    const toBackend = (this.upstream as TaggedSocket).writableLength;
+    if ((f & CLIENT_EOF) !== 0 && (f & BACKEND_EOF) !== 0) {
+      // Only flushing is left: progress = fewer bytes queued than at the previous check.
+      const pending = toClient + toBackend;
+      if (this.flushPending < 0 || pending < this.flushPending) this.lastFlush = now;
+      this.flushPending = pending;
     }
-    const bi = shared.backendIdle;
-    if (bi > 0 && (f & BACKEND_EOF) === 0) {
-      const left = this.lastBackendRead + bi - now;
-      if (left <= 0) return this.idleExpired('backend');
-      if (left < next) next = left;
+    const verdict = idleVerdict(
+      {
+        clientIdle: shared.clientIdle,
+        backendIdle: shared.backendIdle,
+        flushLinger: shared.flushLinger,
+        clientEof: (f & CLIENT_EOF) !== 0,
+        backendEof: (f & BACKEND_EOF) !== 0,
+        lastClient: this.lastClientRead,
+        lastBackend: this.lastBackendRead,
+        toBackend,
+        toClient,
+        lastFlush: this.lastFlush,
+      },
+      now,
+    );
+    if (typeof verdict === 'string') {
+      this.idleExpired(verdict);
+    } else if (verdict !== Infinity) {
+      this.timer = setTimeout(onTimer, verdict, this);
+      this.timer.unref();
     }
-    if (next !== Infinity) {
-      this.timer = setTimeout(onTimer, next, this);
+  }
+
+  /** Both sides sent FIN: the flush starts now, and a timer must watch it (none runs without idle timeouts). */
+  bothEnded(): void {
+    if ((this.flags & DONE) !== 0) return;
+    this.lastFlush = Date.now();
+    this.flushPending = this.client.writableLength + (this.upstream as TaggedSocket).writableLength;
+    if (this.timer === null) {
+      this.timer = setTimeout(onTimer, this.shared.flushLinger, this);
       this.timer.unref();
     }
   }
@@ -345,14 +388,18 @@ function onClientData(this: TaggedSocket, chunk: Buffer): void {
   if (!(conn.upstream as TaggedSocket).write(chunk)) this.pause();
 }
 
-/** The backend drained: resume reading the client. */
+/** The backend drained: resume reading the client (forwarding progress for its idle timer). */
 function onBackendDrain(this: TaggedSocket): void {
-  this[kConn].client.resume();
+  const conn = this[kConn];
+  conn.lastClientRead = Date.now();
+  conn.client.resume();
 }
 
-/** The client drained: resume reading the backend. */
+/** The client drained: resume reading the backend (forwarding progress for its idle timer). */
 function onClientDrain(this: TaggedSocket): void {
-  (this[kConn].upstream as TaggedSocket).resume();
+  const conn = this[kConn];
+  conn.lastBackendRead = Date.now();
+  (conn.upstream as TaggedSocket).resume();
 }
 
 /** Client FIN: propagate to the backend (half-close, D2). */
@@ -360,6 +407,7 @@ function onClientEnd(this: TaggedSocket): void {
   const conn = this[kConn];
   conn.flags |= CLIENT_EOF;
   (conn.upstream as TaggedSocket).end();
+  if ((conn.flags & BACKEND_EOF) !== 0) conn.bothEnded();
 }
 
 /** Backend FIN: propagate to the client. */
@@ -367,6 +415,7 @@ function onBackendEnd(this: TaggedSocket): void {
   const conn = this[kConn];
   conn.flags |= BACKEND_EOF;
   conn.client.end();
+  if ((conn.flags & CLIENT_EOF) !== 0) conn.bothEnded();
 }
 
 function onClientError(this: TaggedSocket, err: Error): void {

@@ -425,3 +425,56 @@ test('close() while dialing: no refused count, lease released', { timeout: 20_00
   assertCounts(firstBackend(pool), { active: 0, refused: 0 });
   assert.equal(counters.active, 0);
 }));
+
+test('a half-closed client that stops reading cannot hold the pair (blocked time counts once the client sent FIN)', { timeout: 20_000 }, () => withHandles(async (h) => {
+  // The backend streams without end; the client sends its request, half-closes and never reads.
+  const be = await startBackend(h, (s) => {
+    s.on('error', () => undefined);
+    s.resume();
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    const pump = (): void => {
+      while (!s.destroyed && s.write(chunk)) { /* until the proxy stops reading */ }
+    };
+    s.on('drain', pump);
+    pump();
+  });
+  const { counters, port } = await startProxy(h, [spec(be.port)], { clientIdleTimeoutMs: 400, backendIdleTimeoutMs: 400 });
+  const c = await connectClient(h, port);
+  c.pause();
+  c.end('GET\n');
+  await waitFor(() => counters.active === 0, 10_000, 'pair destroyed after the idle timeout');
+}));
+
+test('a direction blocked on a peer that still talks is not idle (GoBetween re-arms after the write)', { timeout: 20_000 }, () => withHandles(async (h) => {
+  // The backend keeps sending a byte every 50 ms but stops reading for 1.5 s; the client
+  // uploads as fast as it can. With 400 ms idle timeouts the pair must survive the stall.
+  let received = 0;
+  const be = await startBackend(h, (s) => {
+    s.on('error', () => undefined);
+    s.on('data', (d: Buffer) => (received += d.length));
+    s.pause();
+    setTimeout(() => s.resume(), 1500);
+    const t = setInterval(() => s.write('.'), 50);
+    s.on('close', () => clearInterval(t));
+  });
+  const { server, counters, port } = await startProxy(h, [spec(be.port)], { clientIdleTimeoutMs: 400, backendIdleTimeoutMs: 400 });
+  const c = await connectClient(h, port);
+  c.resume();
+  const chunk = Buffer.alloc(64 * 1024, 0x62);
+  let sent = 0;
+  let writing = true;
+  const pump = (): void => {
+    while (writing && !c.destroyed) {
+      sent += chunk.length;
+      if (!c.write(chunk)) return;
+    }
+  };
+  c.on('drain', pump);
+  pump();
+  await new Promise((r) => setTimeout(r, 2500));
+  writing = false;
+  assert.equal(server.connections, 1, 'still open after a 1.5 s stall with 400 ms idle timeouts');
+  await waitFor(() => received === sent, 10_000, 'the whole upload arrived after the stall');
+  c.destroy();
+  await waitFor(() => counters.active === 0, 5000, 'released');
+}));
