@@ -93,11 +93,13 @@ export async function startApp(opts: AppOptions): Promise<App> {
     let apiAddress: AddressInfo | undefined;
     if (config.api.enabled) {
       const dump = (format: string): string => {
-        const current: Record<string, ServerWire> = {};
-        for (const name of manager.names()) {
-          const s = manager.get(name);
-          if (s !== undefined) current[name] = s.config;
-        }
+        // Own data properties even for names like "__proto__".
+        const current: Record<string, ServerWire> = Object.fromEntries(
+          manager.names().flatMap((name) => {
+            const s = manager.get(name);
+            return s === undefined ? [] : [[name, s.config] as const];
+          }),
+        );
         return dumpConfig(config, current, format);
       };
       const api = await startApi({

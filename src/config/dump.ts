@@ -127,12 +127,15 @@ export function serverToJson(s: ServerWire, opts: EchoOptions = {}): JsonObject 
 
 /** GET /servers: name → echoed server, names in Go's sorted map order (`{}` when none). */
 export function serversToJson(servers: Readonly<Record<string, ServerWire>>, opts: EchoOptions = {}): JsonObject {
-  const o: JsonObject = {};
-  for (const name of Object.keys(servers).sort(compareGoStrings)) {
-    const s = servers[name];
-    if (s !== undefined) o[name] = serverToJson(s, opts);
-  }
-  return o;
+  // fromEntries defines own properties, so any name (even "__proto__") is a plain key.
+  return Object.fromEntries(
+    Object.keys(servers)
+      .sort(compareGoStrings)
+      .flatMap((name) => {
+        const s = Object.prototype.hasOwnProperty.call(servers, name) ? servers[name] : undefined;
+        return s === undefined ? [] : [[name, serverToJson(s, opts)] as const];
+      }),
+  );
 }
 
 /**

@@ -10,7 +10,7 @@
 import { ServerCounters } from '../core/backend.js';
 import type { Random } from '../core/clock.js';
 import { parseDurationOr } from '../core/duration.js';
-import { ConfigError, NotSupportedError } from '../core/errors.js';
+import { ConfigError, NotSupportedError, StartError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Registry } from '../core/registry.js';
 import type { DefaultsWire, ServerInput, ServerWire } from '../config/types.js';
@@ -66,6 +66,23 @@ class RunningServer implements ServerView {
   }
 }
 
+/** How long a new server waits for its first discovery result before it opens its listener. */
+const FIRST_DISCOVERY_WAIT_MS = 500;
+
+/**
+ * Resolves when `p` settles or after `ms`, whichever comes first. The timer stays ref'd: during
+ * start-up it may be the only thing keeping the process alive (discovery timers are unref'd).
+ */
+function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    p.then(
+      () => { clearTimeout(t); resolve(); },
+      () => { clearTimeout(t); resolve(); },
+    );
+  });
+}
+
 /** Milliseconds of a connection option; invalid or negative → 0 (no limit), as GoBetween does. */
 function connectionMs(value: string | null): number {
   const ms = parseDurationOr(value, 0);
@@ -83,8 +100,12 @@ function refuseUnsupported(path: string, s: ServerWire): void {
 
 export class ServerManager implements ServerManagerApi {
   private readonly servers = new Map<string, RunningServer>();
-  /** Names being created right now (a concurrent create of the same name is a duplicate). */
-  private readonly pending = new Set<string>();
+  /**
+   * Creates in flight, by name: a concurrent create of the same name is a duplicate, a delete
+   * waits for the create to finish and then deletes, shutdown waits for all of them.
+   */
+  private readonly pending = new Map<string, Promise<unknown>>();
+  private closed = false;
   private readonly listeners = new Set<() => void>();
   private readonly log: Logger;
   private readonly ticker: NodeJS.Timeout;
@@ -124,18 +145,28 @@ export class ServerManager implements ServerManagerApi {
   }
 
   async create(name: string, input: ServerInput): Promise<void> {
+    if (this.closed) throw new StartError('tsbetween is shutting down');
     const compiled = this.compile(name, input, true);
-    this.pending.add(name);
+    const starting = this.start(compiled);
+    this.pending.set(name, starting);
+    let running: RunningServer;
     try {
-      const running = await this.start(compiled);
-      this.servers.set(name, running);
+      running = await starting;
     } finally {
       this.pending.delete(name);
     }
+    if (this.closed) {
+      running.stopTasks();
+      await running.listener.close();
+      throw new StartError('tsbetween is shutting down');
+    }
+    this.servers.set(name, running);
     this.notify();
   }
 
   async delete(name: string): Promise<void> {
+    const starting = this.pending.get(name);
+    if (starting !== undefined) await starting.catch(() => undefined);
     const s = this.servers.get(name);
     if (s === undefined) return;
     this.servers.delete(name);
@@ -147,7 +178,9 @@ export class ServerManager implements ServerManagerApi {
 
   /** Stops every server: no new connections, active ones get `graceMs` to finish. */
   async shutdown(graceMs: number): Promise<void> {
+    this.closed = true;
     clearInterval(this.ticker);
+    await Promise.allSettled([...this.pending.values()]);
     const all = [...this.servers.values()];
     this.servers.clear();
     for (const s of all) s.stopTasks();
@@ -199,18 +232,20 @@ export class ServerManager implements ServerManagerApi {
     this.log.info(
       `Creating '${name}': ${config.bind} ${config.balance} ${config.discovery.kind} ${config.healthcheck.kind}`,
     );
-    await listener.listen();
-
+    // Discovery and health checks start before the listener (GoBetween's order), and the first
+    // discovery result is awaited briefly, so that the first connections find backends (static
+    // lists always do) instead of "Backends empty".
     const tasks: Stoppable[] = [];
     try {
       tasks.push(startHealthchecks(healthcheck, { serverName: name, pool, log: this.deps.log }));
-      tasks.push(
-        startDiscovery(discovery, {
-          serverName: name,
-          log: this.deps.log,
-          onResult: (specs) => pool.setDiscovered(specs),
-        }),
-      );
+      const running = startDiscovery(discovery, {
+        serverName: name,
+        log: this.deps.log,
+        onResult: (specs) => pool.setDiscovered(specs),
+      });
+      tasks.push(running);
+      await settledWithin(running.firstAttempt, FIRST_DISCOVERY_WAIT_MS);
+      await listener.listen();
     } catch (err) {
       for (const t of tasks) t.stop();
       pool.close();

@@ -84,8 +84,18 @@ export interface StartDiscoveryOptions {
   readonly retryWaitMs?: number;
 }
 
+export interface RunningDiscovery {
+  stop(): void;
+  /** Settles once the first fetch attempt was applied (success or failure); never rejects. */
+  readonly firstAttempt: Promise<void>;
+}
+
 /** Starts the runner; the first fetch happens right after this returns. */
-export function startDiscovery(compiled: CompiledDiscovery, opts: StartDiscoveryOptions): { stop(): void } {
+export function startDiscovery(compiled: CompiledDiscovery, opts: StartDiscoveryOptions): RunningDiscovery {
+  let attempted: () => void = () => undefined;
+  const firstAttempt = new Promise<void>((resolve) => {
+    attempted = resolve;
+  });
   const runner = new DiscoveryRunner({
     serverName: opts.serverName,
     kind: compiled.descriptor,
@@ -94,9 +104,16 @@ export function startDiscovery(compiled: CompiledDiscovery, opts: StartDiscovery
     timeoutMs: compiled.timeoutMs,
     failpolicy: compiled.failpolicy,
     onResult: opts.onResult,
+    onFirstAttempt: () => attempted(),
     log: opts.log,
     ...(opts.retryWaitMs !== undefined ? { retryWaitMs: opts.retryWaitMs } : {}),
   });
   runner.start();
-  return { stop: () => runner.stop() };
+  return {
+    stop: () => {
+      runner.stop();
+      attempted();
+    },
+    firstAttempt,
+  };
 }

@@ -43,6 +43,8 @@ export interface DiscoveryRunnerOptions<S> {
   /** Wait after a failure; default: the kind's, else 2 s. */
   readonly retryWaitMs?: number;
   readonly timers?: RunnerTimers;
+  /** Called once, after the first fetch attempt was applied (success, or failure + failpolicy). */
+  readonly onFirstAttempt?: () => void;
 }
 
 export type RunnerState = 'new' | 'fetching' | 'waiting' | 'done' | 'stopped';
@@ -57,6 +59,7 @@ export class DiscoveryRunner<S = unknown> {
   private _state: RunnerState = 'new';
   /** Number of fetches started (tests and debugging). */
   fetches = 0;
+  private attempted = false;
 
   constructor(opts: DiscoveryRunnerOptions<S>) {
     this.opts = opts;
@@ -141,6 +144,7 @@ export class DiscoveryRunner<S = unknown> {
     if (specs !== undefined && failure === undefined) {
       this.log.info(`${kind.kind} fetched ${specs.length} backend(s)`);
       this.publish(specs);
+      this.firstAttemptDone();
       if (this.isStopped()) return; // onResult may have stopped us
       if (this.opts.intervalMs <= 0 || kind.oneShot === true) {
         this._state = 'done';
@@ -151,8 +155,19 @@ export class DiscoveryRunner<S = unknown> {
     }
     this.log.error(`${kind.kind} error ${errorMessage(failure)} retrying in ${formatDuration(this.retryWaitMs)}`);
     if (this.opts.failpolicy === 'setempty') this.publish([]);
+    this.firstAttemptDone();
     if (this.isStopped()) return; // onResult may have stopped us
     this.schedule(this.retryWaitMs);
+  }
+
+  private firstAttemptDone(): void {
+    if (this.attempted) return;
+    this.attempted = true;
+    try {
+      this.opts.onFirstAttempt?.();
+    } catch (err) {
+      this.log.error(`first-attempt callback failed: ${errorMessage(err)}`);
+    }
   }
 
   private publish(specs: BackendSpec[]): void {
