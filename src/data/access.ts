@@ -22,6 +22,7 @@
  */
 import type { AccessWire } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
+import { ipBytes } from '../core/ip.js';
 
 export interface AccessMatcher {
   /** Whether a client with this address (as Node reports it) may connect. */
@@ -33,101 +34,28 @@ export type ParsedIp =
   | { readonly family: 4; readonly v4: number }
   | { readonly family: 6; readonly w: readonly [number, number, number, number] };
 
-// ---- parsing (Go's net.ParseIP rules: no leading zeros in IPv4 fields, no zones) -------------
+// ---- parsing (Go's net.ParseIP rules, via core/ip.ts; zones are not addresses) -----------------
 
 const CH_0 = 48;
 const CH_9 = 57;
-const CH_DOT = 46;
-const CH_COLON = 58;
 
-/** Parses a strict dotted quad in s[from, to); returns the unsigned value or -1. */
-function parseV4(s: string, from: number, to: number): number {
-  let value = 0;
-  let fields = 0;
-  let i = from;
-  while (true) {
-    const start = i;
-    let field = 0;
-    while (i < to) {
-      const c = s.charCodeAt(i);
-      if (c < CH_0 || c > CH_9) break;
-      field = field * 10 + (c - CH_0);
-      i++;
-      if (i - start > 3) return -1;
-    }
-    const len = i - start;
-    if (len === 0 || field > 255) return -1;
-    if (len > 1 && s.charCodeAt(start) === CH_0) return -1; // leading zero
-    value = value * 256 + field;
-    fields++;
-    if (fields === 4) return i === to ? value : -1;
-    if (i >= to || s.charCodeAt(i) !== CH_DOT) return -1;
-    i++;
-  }
+/** Scratch for parsing: everything here is synchronous. */
+const bytes = new Uint8Array(16);
+
+/** Big-endian 32-bit word of `bytes` at `off`, unsigned. */
+function word(off: number): number {
+  return (
+    ((bytes[off] as number) * 0x1000000 +
+      ((bytes[off + 1] as number) << 16) +
+      ((bytes[off + 2] as number) << 8) +
+      (bytes[off + 3] as number)) >>>
+    0
+  );
 }
 
-function hexVal(c: number): number {
-  if (c >= CH_0 && c <= CH_9) return c - CH_0;
-  const l = c | 0x20;
-  if (l >= 97 && l <= 102) return l - 87;
-  return -1;
-}
-
-/** Parses IPv6 text (embedded IPv4 tail allowed, no zone) into 8 groups of 16 bits, or null. */
-function parseV6Groups(s: string): number[] | null {
-  const groups: number[] = [];
-  let ellipsis = -1;
-  let i = 0;
-  const n = s.length;
-  if (n >= 2 && s.charCodeAt(0) === CH_COLON && s.charCodeAt(1) === CH_COLON) {
-    ellipsis = 0;
-    i = 2;
-    if (i === n) return [0, 0, 0, 0, 0, 0, 0, 0];
-  }
-  while (i < n) {
-    const start = i;
-    let acc = 0;
-    while (i < n) {
-      const v = hexVal(s.charCodeAt(i));
-      if (v < 0) break;
-      acc = acc * 16 + v;
-      i++;
-      if (i - start > 4) return null;
-    }
-    if (i === start) return null;
-    if (i < n && s.charCodeAt(i) === CH_DOT) {
-      // Embedded IPv4: must be the tail and fit in the last 32 bits.
-      if (groups.length > 6) return null;
-      const v4 = parseV4(s, start, n);
-      if (v4 < 0) return null;
-      groups.push(Math.floor(v4 / 65536), v4 % 65536);
-      i = n;
-      break;
-    }
-    groups.push(acc);
-    if (i === n) break;
-    if (s.charCodeAt(i) !== CH_COLON) return null;
-    i++;
-    if (i < n && s.charCodeAt(i) === CH_COLON) {
-      if (ellipsis >= 0) return null;
-      ellipsis = groups.length;
-      i++;
-      if (i === n) break;
-    } else if (i === n) {
-      return null; // trailing single colon
-    }
-    if (groups.length >= 8) return null;
-  }
-  if (groups.length > 8) return null;
-  if (ellipsis < 0) {
-    return groups.length === 8 ? groups : null;
-  }
-  const fill = 8 - groups.length;
-  if (fill < 1) return null; // "::" must stand for at least one group
-  const out: number[] = groups.slice(0, ellipsis);
-  for (let k = 0; k < fill; k++) out.push(0);
-  for (let k = ellipsis; k < groups.length; k++) out.push(groups[k] as number);
-  return out;
+/** Parses `s` into `bytes` (4 or 16 of them), or 0 when it is not an IP (a zone makes it none). */
+function parseBytes(s: string): 0 | 4 | 16 {
+  return s.indexOf('%') >= 0 ? 0 : ipBytes(s, bytes);
 }
 
 function isMapped(w0: number, w1: number, w2: number): boolean {
@@ -139,16 +67,13 @@ function isMapped(w0: number, w1: number, w2: number): boolean {
  * as IPv4 (Go's `To4`). Returns null for anything else (host names, zones, ranges...).
  */
 export function parseIp(s: string): ParsedIp | null {
-  if (s.indexOf(':') < 0) {
-    const v4 = parseV4(s, 0, s.length);
-    return v4 < 0 ? null : { family: 4, v4 };
-  }
-  const g = parseV6Groups(s);
-  if (g === null) return null;
-  const w0 = ((g[0] as number) * 65536 + (g[1] as number)) >>> 0;
-  const w1 = ((g[2] as number) * 65536 + (g[3] as number)) >>> 0;
-  const w2 = ((g[4] as number) * 65536 + (g[5] as number)) >>> 0;
-  const w3 = ((g[6] as number) * 65536 + (g[7] as number)) >>> 0;
+  const len = parseBytes(s);
+  if (len === 0) return null;
+  if (len === 4) return { family: 4, v4: word(0) };
+  const w0 = word(0);
+  const w1 = word(4);
+  const w2 = word(8);
+  const w3 = word(12);
   if (isMapped(w0, w1, w2)) return { family: 4, v4: w3 };
   return { family: 6, w: [w0, w1, w2, w3] };
 }
@@ -220,19 +145,14 @@ function parseTarget(allow: boolean, target: string): Rule | null {
   const addrText = target.slice(0, slash);
   const prefix = parsePrefix(target.slice(slash + 1));
   if (prefix < 0) return null;
-  if (addrText.indexOf(':') < 0) {
-    const v4 = parseV4(addrText, 0, addrText.length);
-    if (v4 < 0 || prefix > 32) return null;
-    return { family: 4, rule: v4Rule(allow, v4, mask32(prefix)) };
+  const len = parseBytes(addrText);
+  if (len === 0) return null;
+  if (len === 4) {
+    if (prefix > 32) return null;
+    return { family: 4, rule: v4Rule(allow, word(0), mask32(prefix)) };
   }
-  const g = parseV6Groups(addrText);
-  if (g === null || prefix > 128) return null;
-  const w: [number, number, number, number] = [
-    ((g[0] as number) * 65536 + (g[1] as number)) >>> 0,
-    ((g[2] as number) * 65536 + (g[3] as number)) >>> 0,
-    ((g[4] as number) * 65536 + (g[5] as number)) >>> 0,
-    ((g[6] as number) * 65536 + (g[7] as number)) >>> 0,
-  ];
+  if (prefix > 128) return null;
+  const w: [number, number, number, number] = [word(0), word(4), word(8), word(12)];
   const m: [number, number, number, number] = [
     mask32(prefix), mask32(prefix - 32), mask32(prefix - 64), mask32(prefix - 96),
   ];

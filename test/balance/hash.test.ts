@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FNV32_OFFSET, fnv1aBytes, fnv1aUtf8, ipBytes, ipHash } from '../../src/balance/hash.js';
+import { FNV32_OFFSET, fnv1aBytes, fnv1aUtf8, ipHash } from '../../src/balance/hash.js';
+import { ipBytes } from '../../src/core/ip.js';
 import { seededRandom } from '../../src/core/clock.js';
 
 function fnvOf(bytes: readonly number[]): number {
