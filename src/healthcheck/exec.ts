@@ -18,9 +18,9 @@
  * check times out or is stopped, so a hanging script's children cannot keep the check (or the
  * pipe) alive. Standard output is kept up to 64 KiB (more than any sane expected value).
  */
-import { spawn } from 'node:child_process';
 import { ConfigError } from '../core/errors.js';
-import type { CheckResult, HealthcheckKind } from './types.js';
+import { runProgram } from '../core/run.js';
+import type { HealthcheckKind } from './types.js';
 import { abortReason, socketError } from './util.js';
 
 export interface ExecSettings {
@@ -34,19 +34,6 @@ const MAX_STDOUT = 64 * 1024;
 function quote(out: Buffer): string {
   const text = JSON.stringify(out.subarray(0, 64).toString('utf8'));
   return out.length > 64 ? `${text}...` : text;
-}
-
-function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
 }
 
 export const execKind: HealthcheckKind<ExecSettings> = {
@@ -64,52 +51,28 @@ export const execKind: HealthcheckKind<ExecSettings> = {
     });
   },
 
-  check(settings, target, signal) {
-    return new Promise<CheckResult>((resolve) => {
-      if (signal.aborted) {
-        resolve({ status: 'unhealthy', reason: abortReason(signal) });
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let finished = false;
-      const child = spawn(settings.command, [target.hostLabel, target.portLabel], {
-        stdio: ['ignore', 'pipe', 'ignore'],
-        detached: true,
-        windowsHide: true,
-      });
-      const finish = (result: CheckResult): void => {
-        if (finished) return;
-        finished = true;
-        signal.removeEventListener('abort', onAbort);
-        child.stdout.destroy();
-        resolve(result);
-      };
-      const onAbort = (): void => {
-        killGroup(child.pid);
-        finish({ status: 'unhealthy', reason: `${abortReason(signal)} (${settings.command} killed)` });
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      child.stdout.on('data', (chunk: Buffer) => {
-        if (size < MAX_STDOUT) chunks.push(chunk.subarray(0, MAX_STDOUT - size));
-        size += chunk.length;
-      });
-      child.stdout.on('error', () => undefined);
-      child.on('error', (err) => finish({ status: 'unhealthy', reason: socketError('exec', err) }));
-      child.on('close', (code, sig) => {
-        if (code !== 0) {
-          finish({ status: 'unhealthy', reason: sig !== null ? `${settings.command} killed by ${sig}` : `${settings.command} exited with code ${String(code)}` });
-          return;
-        }
-        const out = Buffer.concat(chunks);
-        if (size <= MAX_STDOUT && out.equals(settings.positive)) {
-          finish({ status: 'healthy', reason: 'exec output matched exec_expected_positive_output' });
-        } else if (size <= MAX_STDOUT && out.equals(settings.negative)) {
-          finish({ status: 'unhealthy', reason: 'exec output matched exec_expected_negative_output' });
-        } else {
-          finish({ status: 'unchanged', reason: `unexpected exec output ${quote(out)}` });
-        }
-      });
+  async check(settings, target, signal) {
+    const r = await runProgram(settings.command, [target.hostLabel, target.portLabel], signal, {
+      maxOutput: MAX_STDOUT,
+      onOverflow: 'discard',
     });
+    if (r.kind === 'aborted') {
+      return { status: 'unhealthy', reason: `${abortReason(signal)} (${settings.command} killed)` };
+    }
+    if (r.kind === 'error') return { status: 'unhealthy', reason: socketError('exec', r.error) };
+    if (r.code !== 0) {
+      return {
+        status: 'unhealthy',
+        reason: r.signal !== null ? `${settings.command} killed by ${r.signal}` : `${settings.command} exited with code ${String(r.code)}`,
+      };
+    }
+    const out = r.stdout;
+    if (!r.overflow && out.equals(settings.positive)) {
+      return { status: 'healthy', reason: 'exec output matched exec_expected_positive_output' };
+    }
+    if (!r.overflow && out.equals(settings.negative)) {
+      return { status: 'unhealthy', reason: 'exec output matched exec_expected_negative_output' };
+    }
+    return { status: 'unchanged', reason: `unexpected exec output ${quote(out)}` };
   },
 };
