@@ -1,6 +1,6 @@
 /**
  * The OpenSVC janitor's sequence (opensvc.md §1) replayed against the real CLI:
- * `tsbetween from-file <the gateway fixture, on a free port> -f json`, then
+ * `tsbetween from-file <the gateway fixture (test/fixtures), on a free port> -f json`, then
  * GET / → GET /servers → POST the janitor's body (srv discovery pointed at a test DNS server over
  * TCP) → GET /servers compared with the janitor's equality rule (no churn) → traffic through the
  * SRV-discovered backend → DELETE → restart → new startTime → re-POST → equal again.
@@ -15,7 +15,7 @@ import { ROOT, echoBackend, request, runCli, tempDir, type CliRun, type TempDir 
 import { req, type Reply } from './http.js';
 import { freePort } from './ports.js';
 
-const FIXTURES = join(ROOT, '..', 'shared', 'fixtures');
+const FIXTURES = join(ROOT, 'test', 'fixtures');
 const GATEWAY_CONFIG = join(FIXTURES, 'opensvc-gateway-config.json');
 const JANITOR_POST = join(FIXTURES, 'opensvc-janitor-post.json');
 const NAME = '_80_svcweb';

@@ -135,7 +135,7 @@ test('GoBetween sample JSON config starts (API, metrics, static server)', async 
     s.listen(p, () => s.close(() => res(false)));
   })));
   if (busy.some(Boolean)) return;
-  const r = runCli(['from-file', '../shared/fixtures/gobetween-sample.json', '-f', 'json']);
+  const r = runCli(['from-file', 'test/fixtures/gobetween-sample.json', '-f', 'json']);
   try {
     await r.waitFor(/Creating 'sample'/);
     await r.waitFor(/Starting (HTTP|up API)/i);
@@ -146,7 +146,7 @@ test('GoBetween sample JSON config starts (API, metrics, static server)', async 
 });
 
 test('GoBetween sample TOML config: the udp server is reported as not supported yet', async () => {
-  const r = runCli(['-c', '../shared/fixtures/gobetween-sample.toml']);
+  const r = runCli(['-c', 'test/fixtures/gobetween-sample.toml']);
   const code = await r.exited;
   assert.equal(code, 1);
   assert.match(r.stderr(), /not supported yet/);

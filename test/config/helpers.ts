@@ -1,15 +1,25 @@
 /** Small helpers shared by the config tests (not a test file itself). */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { decodeServer } from '../../src/config/decode.js';
 import { prepareServer, type PreparedServer } from '../../src/config/prepare.js';
 import type { DefaultsWire, ServerWire } from '../../src/config/types.js';
 import { serverWire, staticDiscovery } from '../helpers/wire.js';
 
-const FIXTURES = new URL('../../../shared/fixtures/', import.meta.url);
+const FIXTURES = new URL('../fixtures/', import.meta.url);
+const SHARED_FIXTURES = new URL('../../../shared/fixtures/', import.meta.url);
 
-/** The text of a shared fixture (/work/shared/fixtures/<name>). */
+/** The text of one of our fixtures (test/fixtures/<name>). */
 export function fixture(name: string): string {
   return readFileSync(new URL(name, FIXTURES), 'utf8');
+}
+
+/**
+ * The text of the reference original in ../shared/fixtures/<name> beside the repository, or
+ * undefined when it is not there (a plain clone has no ../shared).
+ */
+export function sharedFixture(name: string): string | undefined {
+  const url = new URL(name, SHARED_FIXTURES);
+  return existsSync(url) ? readFileSync(url, 'utf8') : undefined;
 }
 
 export const NO_DEFAULTS: DefaultsWire = {
