@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { a, srv, startDnsServer, type TestDnsServer } from '../discovery/dns-server.js';
 import { ROOT, echoBackend, request, runCli, tempDir, type CliRun, type TempDir } from '../helpers/cli.js';
+import { janitorEqual, type Json } from '../helpers/janitor.js';
 import { req, type Reply } from './http.js';
 import { freePort } from './ports.js';
 
@@ -21,24 +22,6 @@ const JANITOR_POST = join(FIXTURES, 'opensvc-janitor-post.json');
 const NAME = '_80_svcweb';
 const SRV_NAME = '_80._tcp.svcweb.default.svc.cluster7.';
 const TARGET = '127-0-0-1.svcweb.default.svc.cluster7.';
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-
-/** Python `==` on decoded JSON, as the janitor compares (dict key sets must match exactly). */
-function pyEqual(x: Json, y: Json): boolean {
-  if (x === null || y === null || typeof x !== 'object' || typeof y !== 'object') return x === y;
-  if (Array.isArray(x) || Array.isArray(y)) {
-    return Array.isArray(x) && Array.isArray(y) && x.length === y.length && x.every((v, i) => pyEqual(v, y[i] ?? null) && i in y);
-  }
-  const kx = Object.keys(x).sort();
-  const ky = Object.keys(y).sort();
-  return kx.length === ky.length && kx.every((k, i) => k === ky[i] && pyEqual(x[k] ?? null, y[k] ?? null));
-}
-
-/** The janitor's rule (opensvc.md §1.5): every desired top-level key present and Python-equal. */
-function janitorEqual(desired: Record<string, Json>, current: Record<string, Json>): boolean {
-  return Object.entries(desired).every(([k, v]) => k in current && pyEqual(v, current[k] ?? null));
-}
 
 describe('OpenSVC janitor replay against the CLI', () => {
   let dns: TestDnsServer;
