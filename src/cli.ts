@@ -110,6 +110,16 @@ async function main(): Promise<void> {
   }
 
   process.stderr.write(`tsbetween v${VERSION}\n`);
+  // Until the real handlers below take over (config read from a URL or Consul can take a while),
+  // a stop request exits at once: nothing serves yet. Without a handler, a container's PID 1
+  // would ignore SIGTERM here.
+  const stopEarly = (signal: NodeJS.Signals): void => {
+    process.stderr.write(`tsbetween: ${signal} while loading the config: exiting\n`);
+    cleanupPid();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stopEarly);
+  process.on('SIGINT', stopEarly);
   const source = opts.command.source;
   let decoded: Awaited<ReturnType<typeof loadConfig>>;
   try {
@@ -158,6 +168,8 @@ async function main(): Promise<void> {
         void logs.close().finally(() => process.exit(0));
       });
   };
+  process.off('SIGTERM', stopEarly);
+  process.off('SIGINT', stopEarly);
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 
