@@ -7,7 +7,8 @@
  *   - the OpenSVC gateway: `gobetween from-file /etc/gobetween/config.json -f json` with
  *     --network=host on free ports, the janitor's replay (GET /, GET /servers, POST, no churn),
  *     traffic through the SRV-discovered backend, then SIGTERM while a connection is open: the
- *     connection keeps working, the listener is closed, the container exits 0 once it ends.
+ *     connection keeps working, the listener is closed, the container exits 0 once it ends;
+ *     then a restart with the GOBETWEEN environment form: new startTime, the janitor re-pushes.
  *
  * Slow (a build): it runs only when TSB_CONTAINER_TEST=1 (`npm run test:container`, a step of
  * .ci/run), and skips itself with the reason when it cannot run (not root, a tool missing).
@@ -257,15 +258,27 @@ describe('container image (podman)', { skip: SKIP ?? false, timeout: 15 * 60_000
         return true;
       };
 
-      // Up: GET / answers with the janitor's startTime and GoBetween's configuration object.
-      const end = Date.now() + 30_000;
-      let info: Record<string, Json> | undefined;
-      while (info === undefined) {
-        const r = await req(apiPort, '/', { timeoutMs: 1000 }).catch(() => undefined);
-        if (r?.status === 200) info = JSON.parse(r.body) as Record<string, Json>;
-        else if (Date.now() > end) throw new Error(`API not up: ${(await run('podman', ['logs', name])).stderr}`);
-        else await new Promise((res) => setTimeout(res, 200));
-      }
+      /** GET / once the API is up: the janitor's startTime and GoBetween's configuration object. */
+      const up = async (container: string): Promise<Record<string, Json>> => {
+        const end = Date.now() + 30_000;
+        for (;;) {
+          const r = await req(apiPort, '/', { timeoutMs: 1000 }).catch(() => undefined);
+          if (r?.status === 200) return JSON.parse(r.body) as Record<string, Json>;
+          if (Date.now() > end) throw new Error(`API not up: ${(await run('podman', ['logs', container])).stderr}`);
+          await new Promise((res) => setTimeout(res, 200));
+        }
+      };
+      const traffic = async (): Promise<string> => {
+        const deadline = Date.now() + 15_000;
+        let reply = '';
+        while (reply !== 'web:hi' && Date.now() < deadline) {
+          reply = await request(bindPort, 'hi', '127.0.0.1', 1000).catch(() => '');
+          if (reply !== 'web:hi') await new Promise((res) => setTimeout(res, 200));
+        }
+        return reply;
+      };
+
+      const info = await up(name);
       assert.deepEqual(info['configuration'], { kind: 'file', path: '/etc/gobetween/config.json' });
       assert.equal(typeof info['startTime'], 'string');
       assert.deepEqual(await servers(), {});
@@ -273,13 +286,7 @@ describe('container image (podman)', { skip: SKIP ?? false, timeout: 15 * 60_000
       assert.equal(await reconcile(), false, 'second pass finds it equal: no churn');
 
       // Traffic through the container to the SRV-discovered backend.
-      const deadline = Date.now() + 15_000;
-      let reply = '';
-      while (reply !== 'web:hi' && Date.now() < deadline) {
-        reply = await request(bindPort, 'hi', '127.0.0.1', 1000).catch(() => '');
-        if (reply !== 'web:hi') await new Promise((res) => setTimeout(res, 200));
-      }
-      assert.equal(reply, 'web:hi');
+      assert.equal(await traffic(), 'web:hi');
       assert.ok(dns.queries.some(({ q, proto }) => proto === 'tcp' && q.questions?.[0]?.type === 'SRV'), 'SRV query over TCP');
 
       // A connection open across SIGTERM: it keeps working, new ones are refused, and the
@@ -311,6 +318,23 @@ describe('container image (podman)', { skip: SKIP ?? false, timeout: 15 * 60_000
       const took = Date.now() - t0;
       t.diagnostic(`SIGTERM → exit 0 in ${took} ms`);
       assert.ok(took < GRACE_MS, `stopped in ${took} ms, beyond the ${GRACE_MS} ms grace period`);
+
+      // The gateway restarts, this time with GoBetween's other command line: the arguments in
+      // the GOBETWEEN environment variable and the bare program as the command. New startTime,
+      // no servers (API-created ones live in memory): the janitor re-pushes, then finds it equal.
+      const again = await startContainer('gateway2', [
+        '--network=host', '-v', `${volume}:/etc/gobetween/`,
+        '-e', 'GOBETWEEN=["from-file","/etc/gobetween/config.json","-f","json"]', IMAGE, '/gobetween',
+      ]);
+      const info2 = await up(again);
+      assert.notEqual(info2['startTime'], info['startTime'], 'a new startTime after the restart');
+      assert.deepEqual(await servers(), {});
+      assert.equal(await reconcile(), true);
+      assert.equal(await reconcile(), false);
+      assert.equal(await traffic(), 'web:hi');
+      // `podman stop` (SIGTERM, then SIGKILL after -t seconds) with nothing open: exit 0.
+      await podman(['stop', '-t', String(GRACE_MS / 1000 + 5), again], GRACE_MS + 30_000);
+      assert.equal((await podman(['wait', again])).trim(), '0');
     } finally {
       for (const s of held) s.destroy();
       await dns.close();
