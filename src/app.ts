@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { startApi } from './api/server.js';
 import { startProfiler } from './api/profiler.js';
 import { createBalancerRegistry } from './balance/index.js';
-import { dumpConfig } from './config/dump.js';
+import { dumpConfig, redactSecrets } from './config/dump.js';
 import { validateRoot } from './config/prepare.js';
 import type { ConfigSource, ConfigWire, ServerWire } from './config/types.js';
 import { mathRandom, type Random } from './core/clock.js';
@@ -30,6 +30,8 @@ export interface App {
   /** The REST API's address when enabled. */
   readonly apiAddress: AddressInfo | undefined;
   readonly metricsAddress: AddressInfo | undefined;
+  /** Whether the profiler listener is open. */
+  readonly profilerRunning: boolean;
   /** Stops listeners (API, metrics, profiler, servers); connections get `graceMs` to finish. */
   close(graceMs: number): Promise<void>;
 }
@@ -75,8 +77,11 @@ export async function startApp(opts: AppOptions): Promise<App> {
       if (input !== undefined) await manager.create(name, input);
     }
 
+    let profilerRunning = false;
     if (config.profiler?.enabled === true) {
-      closables.push(await startProfiler({ bind: config.profiler.bind, log: log.child({ name: 'profiler' }) }));
+      const profiler = await startProfiler({ bind: config.profiler.bind, log: log.child({ name: 'profiler' }) });
+      closables.push(profiler);
+      profilerRunning = profiler.address() !== undefined;
     }
     managerLog.info('Initialized');
 
@@ -97,7 +102,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
         const current: Record<string, ServerWire> = Object.fromEntries(
           manager.names().flatMap((name) => {
             const s = manager.get(name);
-            return s === undefined ? [] : [[name, s.config] as const];
+            return s === undefined ? [] : [[name, redactSecrets(s.config)] as const];
           }),
         );
         return dumpConfig(config, current, format);
@@ -115,7 +120,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
       log.child({ name: 'api' }).info('API disabled');
     }
 
-    return { manager, apiAddress, metricsAddress, close: closeAll };
+    return { manager, apiAddress, metricsAddress, profilerRunning, close: closeAll };
   } catch (err) {
     await closeAll(0);
     throw err;
