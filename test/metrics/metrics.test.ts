@@ -181,7 +181,7 @@ describe('metrics listener errors', () => {
       assert.equal(lines.length, 1);
       assert.equal(
         lines[0],
-        `Failed to listen and serve prometeus metrics endpoint: listen tcp 127.0.0.1:${addr.port}: bind: address already in use`,
+        `metrics.bind: Failed to listen and serve prometeus metrics endpoint: listen tcp 127.0.0.1:${addr.port}: bind: address already in use`,
       );
     } finally {
       await s.close();
