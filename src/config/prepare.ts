@@ -28,6 +28,7 @@
  */
 import { ConfigError } from '../core/errors.js';
 import { parseGoDuration } from '../core/duration.js';
+import { bindSyntaxError } from '../core/listen.js';
 import { compileGoRegexp } from './go-regexp.js';
 import { goStringError } from './go-string.js';
 import type {
@@ -438,6 +439,11 @@ export function validateRoot(config: ConfigWire): ConfigWire {
   }
   if (config.api.basic_auth !== null && config.api.basic_auth.login === '') {
     throw new ConfigError('api.basic_auth.login', 'login must not be empty when [api.basic_auth] is present');
+  }
+  // The API's bind is checked before any listener opens (a bad metrics bind is only logged).
+  if (config.api.enabled) {
+    const bindError = bindSyntaxError(config.api.bind, { defaultPort: config.api.tls !== null ? 443 : 80 });
+    if (bindError !== undefined) throw new ConfigError('api.bind', bindError);
   }
   const acme = config.acme;
   if (acme !== null) {

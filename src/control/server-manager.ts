@@ -10,11 +10,13 @@
 import { ServerCounters } from '../core/backend.js';
 import type { Random } from '../core/clock.js';
 import { parseDurationOr } from '../core/duration.js';
-import { ConfigError, NotSupportedError, StartError } from '../core/errors.js';
+import { ConfigError, NotSupportedError, StartError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { logText } from '../core/text.js';
 import type { Registry } from '../core/registry.js';
 import type { DefaultsWire, ServerInput, ServerWire } from '../config/types.js';
 import { prepareServer } from '../config/prepare.js';
+import { strictServerChecks } from '../config/strict.js';
 import type { BalancerKind } from '../balance/types.js';
 import { Elector } from '../balance/elector.js';
 import { compileDiscovery, startDiscovery } from '../discovery/index.js';
@@ -152,6 +154,11 @@ export class ServerManager implements ServerManagerApi {
     let running: RunningServer;
     try {
       running = await starting;
+    } catch (err) {
+      // A listen/certificate failure names the server's bind key (GoBetween's text after it).
+      const named = err instanceof StartError ? err.withPath(`servers.${name}.bind`) : err;
+      this.log.error(`Creating '${name}' failed: ${describeError(named)}`);
+      throw named;
     } finally {
       this.pending.delete(name);
     }
@@ -193,7 +200,8 @@ export class ServerManager implements ServerManagerApi {
     const exists = this.servers.has(name) || this.pending.has(name);
     const prepared = prepareServer(name, input, this.deps.defaults, { exists });
     const config = prepared.server;
-    if (logWarnings) for (const w of prepared.warnings) this.log.warn(`server ${name}: ${w}`);
+    const warnings = [...prepared.warnings, ...strictServerChecks(name, input, config, this.deps.defaults)];
+    if (logWarnings) for (const w of warnings) this.log.warn(`server ${logText(name)}: ${logText(w, 1024)}`);
     refuseUnsupported(path, config);
     const balancer = this.deps.balancers.get(config.balance);
     if (balancer === undefined) {
