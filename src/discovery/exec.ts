@@ -9,7 +9,7 @@ import { ConfigError } from '../core/errors.js';
 import { runProgram } from '../core/run.js';
 import { bodyLines } from './plaintext.js';
 import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind } from './types.js';
-import { abortReason, requireGroup } from './util.js';
+import { abortReason, requireGroup, warnSkipped } from './util.js';
 
 export interface ExecSettings {
   readonly file: string;
@@ -46,11 +46,13 @@ export const execKind: DiscoveryKind<ExecSettings> = {
   async fetch(s, ctx) {
     const out = await runCommand(s.file, s.args, ctx.signal);
     const specs: BackendSpec[] = [];
+    const bad: string[] = [];
     for (const line of bodyLines(out)) {
       const spec = parseBackendLine(line);
-      if (spec === undefined) ctx.log.warn(`Cant parse ${line}`);
+      if (spec === undefined) bad.push(line);
       else specs.push(spec);
     }
+    warnSkipped(ctx.log, bad);
     return specs;
   },
 };

@@ -14,7 +14,7 @@ import { ConfigError } from '../core/errors.js';
 import { httpGetText } from './http.js';
 import { proxyEnvFromProcess } from './proxy-env.js';
 import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind } from './types.js';
-import { checkHttpUrl, requireGroup, requireString } from './util.js';
+import { checkHttpUrl, requireGroup, requireString, warnSkipped } from './util.js';
 
 export interface PlaintextSettings {
   readonly endpoint: string;
@@ -63,11 +63,13 @@ export const plaintextKind: DiscoveryKind<PlaintextSettings> = {
   async fetch(s, ctx) {
     const { text } = await httpGetText({ url: s.endpoint, signal: ctx.signal, proxyEnv: proxyEnvFromProcess() });
     const specs: BackendSpec[] = [];
+    const bad: string[] = [];
     for (const line of bodyLines(text)) {
       const spec = s.pattern === undefined ? parseBackendLine(line) : matchLine(s.pattern, line);
-      if (spec === undefined) ctx.log.warn(`Cant parse ${line}`);
+      if (spec === undefined) bad.push(line);
       else specs.push(spec);
     }
+    warnSkipped(ctx.log, bad);
     return specs;
   },
 };

@@ -5,7 +5,7 @@
 import type { BackendSpec } from '../core/backend.js';
 import { parseBackendLine } from '../core/backend-line.js';
 import type { DiscoveryKind } from './types.js';
-import { requireGroup } from './util.js';
+import { requireGroup, warnSkipped } from './util.js';
 
 export interface StaticSettings {
   readonly specs: readonly BackendSpec[];
@@ -29,7 +29,7 @@ export const staticKind: DiscoveryKind<StaticSettings> = {
     return Object.freeze({ specs: Object.freeze(specs), bad: Object.freeze(bad) });
   },
   fetch(settings, ctx) {
-    for (const line of settings.bad) ctx.log.warn(`Cant parse ${line}`);
+    warnSkipped(ctx.log, settings.bad);
     return Promise.resolve([...settings.specs]);
   },
 };
