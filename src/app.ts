@@ -66,16 +66,15 @@ export async function startApp(opts: AppOptions): Promise<App> {
   try {
     // The whole config is checked before the first listener opens; then servers start in a
     // deterministic order (Q-37 fix: sorted by name).
+    // Each server is validated and compiled once; the plans are then started as they are.
     const servers = config.servers ?? {};
-    const names = Object.keys(servers).sort();
-    for (const name of names) {
-      const input = servers[name];
-      if (input !== undefined) manager.check(name, input);
-    }
-    for (const name of names) {
-      const input = servers[name];
-      if (input !== undefined) await manager.create(name, input);
-    }
+    const plans = Object.keys(servers)
+      .sort()
+      .flatMap((name) => {
+        const input = servers[name];
+        return input === undefined ? [] : [[name, manager.check(name, input)] as const];
+      });
+    for (const [name, plan] of plans) await manager.create(name, plan);
 
     let profilerRunning = false;
     if (config.profiler?.enabled === true) {

@@ -43,7 +43,11 @@ interface Stoppable {
   stop(): void;
 }
 
-interface CompiledServer {
+/**
+ * A server validated and compiled once (GoBetween's validation, tsbetween's checks, every section
+ * compiled): what `create` starts. Plain data plus the kinds' compiled settings.
+ */
+export interface CompiledServer {
   readonly name: string;
   readonly config: ServerWire;
   readonly balancer: BalancerKind;
@@ -100,6 +104,12 @@ function refuseUnsupported(path: string, s: ServerWire): void {
   if (s.proxy_protocol !== null) throw new NotSupportedError(`${path}.proxy_protocol`, 'proxy_protocol');
 }
 
+const PLANS = new WeakSet<CompiledServer>();
+
+function isPlan(v: ServerInput | CompiledServer): v is CompiledServer {
+  return PLANS.has(v as CompiledServer);
+}
+
 export class ServerManager implements ServerManagerApi {
   private readonly servers = new Map<string, RunningServer>();
   /**
@@ -139,16 +149,21 @@ export class ServerManager implements ServerManagerApi {
   }
 
   /**
-   * Validates and compiles a server without starting anything (used to check a whole config
-   * before the first listener opens). Throws like `create`.
+   * Validates and compiles a server without starting anything (a whole config is compiled before
+   * the first listener opens); `create` then starts the returned plan without validating again.
+   * Warnings are logged here. Throws like `create`.
    */
-  check(name: string, input: ServerInput): void {
-    this.compile(name, input, false);
+  check(name: string, input: ServerInput): CompiledServer {
+    return this.compile(name, input, true);
   }
 
-  async create(name: string, input: ServerInput): Promise<void> {
+  /** Creates a server from its config section, or from the plan `check` returned for it. */
+  async create(name: string, input: ServerInput | CompiledServer): Promise<void> {
     if (this.closed) throw new StartError('tsbetween is shutting down');
-    const compiled = this.compile(name, input, true);
+    if (isPlan(input) && (this.servers.has(name) || this.pending.has(name))) {
+      throw new ConfigError(`servers.${name}`, `Server with this name already exists: ${name}`);
+    }
+    const compiled = isPlan(input) ? input : this.compile(name, input, true);
     const starting = this.start(compiled);
     this.pending.set(name, starting);
     let running: RunningServer;
@@ -207,7 +222,7 @@ export class ServerManager implements ServerManagerApi {
     if (balancer === undefined) {
       throw new ConfigError(`${path}.balance`, `Not supported balance type ${config.balance}`);
     }
-    return {
+    const plan: CompiledServer = {
       name,
       config,
       balancer,
@@ -217,6 +232,8 @@ export class ServerManager implements ServerManagerApi {
         config.healthcheck, `${path}.healthcheck`, this.deps.healthchecks, config.protocol, config.backends_tls,
       ),
     };
+    PLANS.add(plan);
+    return Object.freeze(plan);
   }
 
   private async start(c: CompiledServer): Promise<RunningServer> {
