@@ -85,3 +85,11 @@ export function warnSkipped(log: Logger, bad: readonly string[]): void {
   const text = `Cant parse ${logText(first)}`;
   log.warn(bad.length === 1 ? text : `${bad.length} lines skipped, first: ${text}`);
 }
+
+/**
+ * The key group of a kind whose group type is declared in the kind's own file (not in
+ * config/types.ts): the decoder stores it under the kind's name, zero-filled from its schema.
+ */
+export function groupOf<G>(wire: DiscoveryWire, kind: string): G | undefined {
+  return (wire as unknown as Record<string, G | undefined>)[kind];
+}
