@@ -17,7 +17,6 @@ import { plaintextKind } from './plaintext.js';
 import { DiscoveryRunner } from './runner.js';
 import { srvKind } from './srv.js';
 import { staticKind } from './static.js';
-import { toyKind } from './toy.js';
 import type { DiscoveryKind, FailPolicy } from './types.js';
 
 export type { DiscoveryKind, FailPolicy, FetchContext } from './types.js';
@@ -33,8 +32,7 @@ export function createDiscoveryRegistry(): Registry<DiscoveryKind> {
     .register(execKind)
     .register(plaintextKind)
     .register(consulKind)
-    .register(lxdKind)
-    .register(toyKind);
+    .register(lxdKind);
 }
 
 /** A validated discovery config, ready to run. */
