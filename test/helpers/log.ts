@@ -37,3 +37,9 @@ export function captureLog(level: pino.Level = 'debug'): CapturedLog {
     messages: (minLevel = 0) => records.filter((r) => r.level >= minLevel).map((r) => r.msg),
   };
 }
+
+/** `{ log, lines }`: the same capture, as the older per-folder helpers shaped it. */
+export function captureLogger(): { log: Logger; lines: LogRecord[] } {
+  const c = captureLog('debug');
+  return { log: c.log, lines: c.records };
+}
