@@ -274,7 +274,7 @@ function grouped<C extends object, G extends object>(
 ): Field<(C & Partial<G>) | null> & { readonly shape: GroupedShape } {
   const lookup = new Map<string, { group: (keyof G & string) | null; field: Field<unknown> }>();
   for (const name of Object.keys(common) as (keyof C & string)[]) {
-    lookup.set(name, { group: null, field: common[name] as Field<unknown> });
+    lookup.set(name, { group: null, field: common[name] });
   }
   for (const g of Object.keys(groups) as (keyof G & string)[]) {
     const gf = groups[g] as Record<string, Field<unknown>>;
@@ -410,7 +410,7 @@ function kindGroups(kinds: readonly KindKeys[]): { groups: Record<string, Fields
   const aliases: Record<string, string> = {};
   for (const k of kinds) {
     if (k.schema === undefined || Object.keys(k.schema.shape).length === 0) continue;
-    groups[k.kind] = groupFields(k.schema) as Fields<object>;
+    groups[k.kind] = groupFields(k.schema);
     Object.assign(aliases, k.aliases ?? {});
   }
   return { groups, aliases };

@@ -62,11 +62,11 @@ const LINGER_MS = 1_000;
  * after, once the peer had the time to read the response.
  */
 export function finishUnreadBody(req: IncomingMessage, res: ServerResponse): void {
-  const writeHead = res.writeHead;
-  res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
-    if (!req.complete) this.shouldKeepAlive = false;
-    return writeHead.apply(this, args);
-  } as ServerResponse['writeHead'];
+  const writeHead = res.writeHead.bind(res) as (...args: Parameters<ServerResponse['writeHead']>) => ServerResponse;
+  res.writeHead = ((...args: Parameters<ServerResponse['writeHead']>) => {
+    if (!req.complete) res.shouldKeepAlive = false;
+    return writeHead(...args);
+  }) as ServerResponse['writeHead'];
   res.once('finish', () => {
     if (req.complete) return;
     const socket = req.socket;

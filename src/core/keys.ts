@@ -23,7 +23,7 @@ export interface KeyMeta {
 type KeyOpts = Omit<KeyMeta, 'goType' | 'description'>;
 
 function withMeta<T extends z.ZodType>(schema: T, goType: GoType, description: string, opts: KeyOpts): T {
-  return schema.meta({ description, goType, ...opts }) as T;
+  return schema.meta({ description, goType, ...opts });
 }
 
 /** Builders for the key types GoBetween's config uses. */

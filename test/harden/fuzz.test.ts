@@ -133,7 +133,7 @@ function baseServers(): { [k: string]: Json } {
 
 function toToml(servers: { [k: string]: Json }): string {
   const lines: string[] = [];
-  const scalar = (v: Json): string => (typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(scalar).join(', ')}]` : String(v));
+  const scalar = (v: Json): string => (typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(scalar).join(', ')}]` : JSON.stringify(v));
   for (const [name, s] of Object.entries(servers)) {
     if (s === null || typeof s !== 'object' || Array.isArray(s)) continue;
     lines.push(`[servers.${JSON.stringify(name)}]`);
