@@ -62,6 +62,11 @@ const LINGER_MS = 1_000;
  * after, once the peer had the time to read the response.
  */
 export function finishUnreadBody(req: IncomingMessage, res: ServerResponse): void {
+  // A request without a body (most GETs) is not `complete` yet when the handler runs: only a
+  // declared body counts.
+  const length = req.headers['content-length'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  if (!hasBody) return;
   const writeHead = res.writeHead.bind(res) as (...args: Parameters<ServerResponse['writeHead']>) => ServerResponse;
   res.writeHead = ((...args: Parameters<ServerResponse['writeHead']>) => {
     if (!req.complete) res.shouldKeepAlive = false;

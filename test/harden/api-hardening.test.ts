@@ -114,6 +114,23 @@ describe('API with basic auth: credentials before the body, bodies capped, never
     assert.ok(written < 32 * 1024 * 1024, `server accepted ${written} bytes`);
   });
 
+  it('keep-alive still works for requests without a body and for bodies read in full', async () => {
+    const s = await connect(port);
+    let out = '';
+    s.on('data', (d: Buffer) => { out += d.toString('latin1'); });
+    const auth = `Authorization: ${basic('admin', 'pw')}\r\n`;
+    s.write(`GET /ping HTTP/1.1\r\nHost: x\r\n\r\n`);
+    s.write(`GET /servers HTTP/1.1\r\nHost: x\r\n${auth}\r\n`);
+    s.write(`POST /servers/none HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 2\r\n\r\n{}`); // read in full: 409
+    s.write(`GET /ping HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const deadline = Date.now() + 5000;
+    while ((out.match(/HTTP\/1\.1 \d{3}/g) ?? []).length < 4 && Date.now() < deadline && !s.destroyed) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(out.match(/HTTP\/1\.1 \d{3}/g), ['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 409', 'HTTP/1.1 200'], out);
+    assert.doesNotMatch(out, /Connection: close/i);
+    assert.equal(s.destroyed, false);
+    s.destroy();
+  });
+
   it('a request still works after those (process unharmed)', async () => {
     const r = await req(port, '/servers', { headers: { authorization: basic('admin', 'pw') } });
     assert.equal(r.status, 200);
