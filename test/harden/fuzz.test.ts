@@ -16,7 +16,7 @@ import { req } from '../api/http.js';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? 12);
 const BUDGET_MS = Number(process.env['FUZZ_MS'] ?? 0);
-const CLI_BUDGET_MS = BUDGET_MS > 0 ? BUDGET_MS : 10_000;
+const CLI_BUDGET_MS = BUDGET_MS > 0 ? BUDGET_MS : 8_000;
 const API_BUDGET_MS = BUDGET_MS > 0 ? BUDGET_MS : 5_000;
 
 /** mulberry32: small, seedable, good enough for picking mutations. */
