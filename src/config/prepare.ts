@@ -153,23 +153,7 @@ export function prepareServer(
   }
 
   // 10. sni
-  let sni: SniWire | null = null;
-  if (input.sni !== null) {
-    sni = { ...input.sni };
-    if (sni.read_timeout === '') sni.read_timeout = '2s';
-    if (sni.unexpected_hostname_strategy === '') sni.unexpected_hostname_strategy = 'default';
-    if (!['default', 'reject', 'any'].includes(sni.unexpected_hostname_strategy)) {
-      fail(
-        'sni.unexpected_hostname_strategy',
-        `Not supported sni unexprected hostname strategy ${sni.unexpected_hostname_strategy}`,
-      );
-    }
-    if (sni.hostname_matching_strategy === '') sni.hostname_matching_strategy = 'exact';
-    if (!['exact', 'regexp'].includes(sni.hostname_matching_strategy)) {
-      fail('sni.hostname_matching_strategy', `Not supported sni matching ${sni.hostname_matching_strategy}`);
-    }
-    if (!parseGoDuration(sni.read_timeout).ok) fail('sni.read_timeout', 'timeout parsing error');
-  }
+  const sni = input.sni === null ? null : prepareSni(input.sni, fail);
 
   // 11-12. health-check durations
   if (!parseGoDuration(hc.timeout).ok) fail('healthcheck.timeout', 'timeout parsing error');
@@ -260,6 +244,56 @@ export function prepareServer(
   if (!dt.ok) fail('discovery.timeout', `Could not parse discovery timeout: ${dt.error}`);
 
   // 21. [defaults] merge
+  const merged = mergeDefaults(base, input, defaults, warnings);
+
+  let access: AccessWire | null = null;
+  if (input.access !== null) {
+    access = { default: input.access.default === '' ? 'allow' : input.access.default, rules: copyList(input.access.rules) };
+  }
+
+  const server: ServerWire = {
+    ...merged,
+    bind: input.bind,
+    protocol,
+    balance,
+    sni,
+    tls,
+    backends_tls: backendsTls,
+    udp,
+    access,
+    proxy_protocol: proxyProtocol,
+    discovery,
+    healthcheck: hc,
+  };
+  return { server, warnings };
+}
+
+type Fail = (key: string, message: string) => never;
+
+/** Step 10: sni defaults and checks (GoBetween's texts, typo included). */
+function prepareSni(input: SniWire, fail: Fail): SniWire {
+  const sni = { ...input };
+  if (sni.read_timeout === '') sni.read_timeout = '2s';
+  if (sni.unexpected_hostname_strategy === '') sni.unexpected_hostname_strategy = 'default';
+  if (!['default', 'reject', 'any'].includes(sni.unexpected_hostname_strategy)) {
+    fail('sni.unexpected_hostname_strategy', `Not supported sni unexprected hostname strategy ${sni.unexpected_hostname_strategy}`);
+  }
+  if (sni.hostname_matching_strategy === '') sni.hostname_matching_strategy = 'exact';
+  if (!['exact', 'regexp'].includes(sni.hostname_matching_strategy)) {
+    fail('sni.hostname_matching_strategy', `Not supported sni matching ${sni.hostname_matching_strategy}`);
+  }
+  if (!parseGoDuration(sni.read_timeout).ok) fail('sni.read_timeout', 'timeout parsing error');
+  return sni;
+}
+
+type Merged = Pick<ServerWire, 'max_connections' | 'client_idle_timeout' | 'backend_idle_timeout' | 'backend_connection_timeout'>;
+
+/**
+ * Step 21 (§2.10): the four connection options from the server, else `[defaults]`, else the
+ * built-in default. Q-10: a negative max_connections fails, naming where it came from; Q-9:
+ * unparsable timeouts are kept and reported in `warnings`.
+ */
+function mergeDefaults(base: string, input: ServerInput, defaults: DefaultsWire, warnings: string[]): Merged {
   const pick = <K extends keyof DefaultsWire>(key: K, builtin: NonNullable<DefaultsWire[K]>) => {
     const own = input[key];
     if (own !== null) return { value: own as NonNullable<DefaultsWire[K]>, path: `${base}.${key}` };
@@ -280,30 +314,12 @@ export function prepareServer(
     const r = parseGoDuration(t.value);
     if (!r.ok) warnings.push(`${t.path}: ${r.error}; treated as "0" (no limit), as GoBetween does`);
   }
-
-  let access: AccessWire | null = null;
-  if (input.access !== null) {
-    access = { default: input.access.default === '' ? 'allow' : input.access.default, rules: copyList(input.access.rules) };
-  }
-
-  const server: ServerWire = {
+  return {
     max_connections: maxConnections.value,
     client_idle_timeout: timeouts.client_idle_timeout.value,
     backend_idle_timeout: timeouts.backend_idle_timeout.value,
     backend_connection_timeout: timeouts.backend_connection_timeout.value,
-    bind: input.bind,
-    protocol,
-    balance,
-    sni,
-    tls,
-    backends_tls: backendsTls,
-    udp,
-    access,
-    proxy_protocol: proxyProtocol,
-    discovery,
-    healthcheck: hc,
   };
-  return { server, warnings };
 }
 
 /**
