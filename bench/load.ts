@@ -66,10 +66,10 @@ function autocannonCli(): string | null {
     const pkg: unknown = JSON.parse(readFileSync(pkgPath, 'utf8'));
     let bin = 'autocannon.js';
     if (typeof pkg === 'object' && pkg !== null && 'bin' in pkg) {
-      const b = (pkg as { bin: unknown }).bin;
+      const b = (pkg).bin;
       if (typeof b === 'string') bin = b;
       else if (typeof b === 'object' && b !== null && 'autocannon' in b) {
-        const named = (b as { autocannon: unknown }).autocannon;
+        const named = (b).autocannon;
         if (typeof named === 'string') bin = named;
       }
     }

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { startApi } from './api/server.js';
 import { startProfiler } from './api/profiler.js';
 import { createBalancerRegistry } from './balance/index.js';
-import { dumpConfig } from './config/dump.js';
+import { dumpConfig, redactSecrets } from './config/dump.js';
 import { validateRoot } from './config/prepare.js';
 import type { ConfigSource, ConfigWire, ServerWire } from './config/types.js';
 import { mathRandom, type Random } from './core/clock.js';
@@ -30,6 +30,8 @@ export interface App {
   /** The REST API's address when enabled. */
   readonly apiAddress: AddressInfo | undefined;
   readonly metricsAddress: AddressInfo | undefined;
+  /** Whether the profiler listener is open. */
+  readonly profilerRunning: boolean;
   /** Stops listeners (API, metrics, profiler, servers); connections get `graceMs` to finish. */
   close(graceMs: number): Promise<void>;
 }
@@ -64,19 +66,21 @@ export async function startApp(opts: AppOptions): Promise<App> {
   try {
     // The whole config is checked before the first listener opens; then servers start in a
     // deterministic order (Q-37 fix: sorted by name).
+    // Each server is validated and compiled once; the plans are then started as they are.
     const servers = config.servers ?? {};
-    const names = Object.keys(servers).sort();
-    for (const name of names) {
-      const input = servers[name];
-      if (input !== undefined) manager.check(name, input);
-    }
-    for (const name of names) {
-      const input = servers[name];
-      if (input !== undefined) await manager.create(name, input);
-    }
+    const plans = Object.keys(servers)
+      .sort()
+      .flatMap((name) => {
+        const input = servers[name];
+        return input === undefined ? [] : [[name, manager.check(name, input)] as const];
+      });
+    for (const [name, plan] of plans) await manager.create(name, plan);
 
+    let profilerRunning = false;
     if (config.profiler?.enabled === true) {
-      closables.push(await startProfiler({ bind: config.profiler.bind, log: log.child({ name: 'profiler' }) }));
+      const profiler = await startProfiler({ bind: config.profiler.bind, log: log.child({ name: 'profiler' }) });
+      closables.push(profiler);
+      profilerRunning = profiler.address() !== undefined;
     }
     managerLog.info('Initialized');
 
@@ -97,7 +101,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
         const current: Record<string, ServerWire> = Object.fromEntries(
           manager.names().flatMap((name) => {
             const s = manager.get(name);
-            return s === undefined ? [] : [[name, s.config] as const];
+            return s === undefined ? [] : [[name, redactSecrets(s.config)] as const];
           }),
         );
         return dumpConfig(config, current, format);
@@ -115,7 +119,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
       log.child({ name: 'api' }).info('API disabled');
     }
 
-    return { manager, apiAddress, metricsAddress, close: closeAll };
+    return { manager, apiAddress, metricsAddress, profilerRunning, close: closeAll };
   } catch (err) {
     await closeAll(0);
     throw err;

@@ -11,19 +11,18 @@ import { startApp, type App } from './app.js';
 import { decodeConfig } from './config/decode.js';
 import { readConfigSource, substituteEnv } from './config/load.js';
 import type { ConfigSource } from './config/types.js';
-import { ConfigError, DecodeError, NotSupportedError, StartError, errorMessage } from './core/errors.js';
+import { ConfigError, NotSupportedError, StartError, describeError, errorMessage } from './core/errors.js';
 import { createLogger, type LogHandle } from './core/log.js';
+import { logText, oneLine } from './core/text.js';
 import { VERSION } from './version.js';
 
+/** Always exactly one line on stderr, whatever the message holds. */
 function fail(code: number, message: string): never {
-  process.stderr.write(`tsbetween: ${message}\n`);
+  process.stderr.write(`tsbetween: ${oneLine(message)}\n`);
   process.exit(code);
 }
 
-function describe(err: unknown): string {
-  if (err instanceof ConfigError || err instanceof DecodeError) return err.describe();
-  return errorMessage(err);
-}
+const describe = describeError;
 
 /** Writes the pidfile; refuses when it names a running process (§1.6, trailing newline tolerated). */
 function writePidfile(path: string): void {
@@ -80,11 +79,11 @@ async function main(): Promise<void> {
     opts = parseArgs(argvFromEnv(process.argv.slice(2), process.env['GOBETWEEN']));
   } catch (err) {
     if (err instanceof UsageError) {
-      // GOBETWEEN env errors are fatal (exit 1) in GoBetween; other usage errors exit 2 (Q-28 fix).
+      // Every usage error exits 2 (Q-28 fix), GOBETWEEN env errors included (GoBetween: exit 1).
       const envError = err.message.includes('GOBETWEEN') || err.message.startsWith('Error converting env var');
-      process.stderr.write(`tsbetween: ${err.message}\n`);
+      process.stderr.write(`tsbetween: ${oneLine(err.message)}\n`);
       if (!envError) process.stderr.write(`Run 'tsbetween --help' for usage.\n`);
-      process.exit(envError ? 1 : 2);
+      process.exit(2);
     }
     throw err;
   }
@@ -137,7 +136,7 @@ async function main(): Promise<void> {
     fail(1, `logging: ${errorMessage(err)}`);
   }
   const log = logs.root;
-  for (const w of decoded.warnings) log.child({ name: 'config' }).warn(w);
+  for (const w of decoded.warnings) log.child({ name: 'config' }).warn(logText(w));
 
   // A bad client or a bug in one connection must not take the whole balancer down.
   process.on('uncaughtException', (err) => {
@@ -146,6 +145,10 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => {
     log.child({ name: 'process' }).error(`unhandled rejection: ${errorMessage(reason)}`);
   });
+
+  // Like GoBetween, the process runs until it is stopped, even with nothing to serve: a process
+  // supervisor must not see a clean exit. This ref'd timer keeps the event loop alive.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
 
   // Signals are handled from here on, also while servers are still starting.
   let app: App | undefined;
@@ -158,6 +161,7 @@ async function main(): Promise<void> {
     }
     stopSignal = signal;
     if (app === undefined) return; // handled once start-up finishes
+    clearInterval(keepAlive);
     log.child({ name: 'manager' }).info(`${signal}: stopping, active connections get ${opts.shutdownGraceMs} ms`);
     app
       .close(opts.shutdownGraceMs)
@@ -185,6 +189,11 @@ async function main(): Promise<void> {
     await logs.close();
     cleanupPid();
     fail(1, text);
+  }
+  if (app.manager.names().length === 0 && app.apiAddress === undefined && app.metricsAddress === undefined && !app.profilerRunning) {
+    log.child({ name: 'manager' }).warn(
+      'nothing to serve: no servers configured, and no API, metrics or profiler listener; running until stopped',
+    );
   }
   if (stopSignal !== undefined) {
     const signal = stopSignal;

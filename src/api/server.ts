@@ -22,12 +22,14 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { decodeServer } from '../config/decode.js';
-import { serverToJson } from '../config/dump.js';
+import { redactSecrets, serverToJson } from '../config/dump.js';
 import { compareGoStrings, goJson, goJsonString } from '../config/go-json.js';
 import type { ApiWire, ConfigSource } from '../config/types.js';
 import type { ServerManagerApi } from '../control/types.js';
 import { formatDuration } from '../core/duration.js';
-import { DecodeError } from '../core/errors.js';
+import { DecodeError, StartError, errorMessage } from '../core/errors.js';
+import { API_LIMITS, applyHttpLimits, finishUnreadBody, httpServerOptions, type HttpLimits } from '../core/http-limits.js';
+import { logText } from '../core/text.js';
 import type { Logger } from '../core/log.js';
 import { BodyTooLargeError, UNKNOWN_SERVER, UnknownFormatError, errorReply } from './errors.js';
 import { closeServer, listenOn, resolveBind } from '../core/listen.js';
@@ -50,6 +52,19 @@ export interface ApiOptions {
   /** The running config in `format` ('toml' | 'json'); only called with those two. */
   readonly dump: (format: string) => string;
   readonly log: Logger;
+  /** Header/keep-alive timeouts and the connection cap; {@link API_LIMITS} by default. */
+  readonly limits?: HttpLimits;
+}
+
+/** Reads a PEM file; a failure is a StartError naming the key, with Go's `open <path>: …` text. */
+async function readPem(path: string, key: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : errorMessage(err);
+    throw new StartError(`open ${path}: ${why}`, { cause: err, path: key });
+  }
 }
 
 export interface ApiServer {
@@ -248,7 +263,7 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
     for (const name of names) {
       const view = manager.get(name);
       if (view === undefined) continue;
-      members.push(`    ${goJsonString(name)}: ${nest(goJson(serverToJson(view.config)), '    ')}`);
+      members.push(`    ${goJsonString(name)}: ${nest(goJson(serverToJson(redactSecrets(view.config))), '    ')}`);
     }
     return members.length === 0 ? '{}' : `{\n${members.join(',\n')}\n}`;
   }
@@ -273,7 +288,7 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
       case 'getServer': {
         const view = manager.get(m.name);
         if (view === undefined) sendJson(res, UNKNOWN_SERVER.status, UNKNOWN_SERVER.body);
-        else sendJson(res, 200, goJson(serverToJson(view.config)));
+        else sendJson(res, 200, goJson(serverToJson(redactSecrets(view.config))));
         return;
       }
       case 'stats': {
@@ -290,7 +305,7 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
       case 'postServer': {
         const body = parseJsonBody(await readBody(req, MAX_BODY_BYTES));
         const decoded = decodeServer(body);
-        for (const w of decoded.warnings) log.warn(`server ${m.name}: ${w}`);
+        for (const w of decoded.warnings) log.warn(`server ${logText(m.name)}: ${logText(w)}`);
         // Resolves once the listener accepts connections; throws ConfigError/StartError otherwise.
         await manager.create(m.name, decoded.server);
         sendJson(res, 200, 'null');
@@ -343,6 +358,7 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
       notFound(res);
       return;
     }
+    // Credentials are checked on the headers alone: an unauthenticated body is never read.
     if (m.route !== 'ping' && !authorized(req)) {
       send(res, 401, undefined, '', { 'WWW-Authenticate': 'Basic realm="Authorization Required"' });
       return;
@@ -355,28 +371,46 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
   }
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    // Whatever the answer (401, 404, 413, a redirect…), a body the handler did not read is not
+    // drained: the connection is closed after the response.
+    finishUnreadBody(req, res);
     handle(req, res).catch((err: unknown) => {
       log.error({ err }, 'API handler failed');
       res.destroy();
     });
   };
 
+  const limits = opts.limits ?? API_LIMITS;
   let server: Server;
   if (api.tls !== null) {
-    const [cert, key] = await Promise.all([readFile(api.tls.cert_path), readFile(api.tls.key_path)]);
-    server = createHttpsServer({ cert, key }, onRequest);
+    const cert = await readPem(api.tls.cert_path, 'api.tls.cert_path');
+    const key = await readPem(api.tls.key_path, 'api.tls.key_path');
+    try {
+      server = createHttpsServer({ cert, key, ...httpServerOptions(limits) }, onRequest);
+    } catch (err) {
+      throw new StartError(errorMessage(err), { cause: err, path: 'api.tls' });
+    }
   } else {
-    server = createHttpServer(onRequest);
+    server = createHttpServer(httpServerOptions(limits), onRequest);
   }
+  applyHttpLimits(server, limits);
   server.on('clientError', (err, socket) => {
     log.debug({ err }, 'API client error');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    // Answer, then close for good: a peer that keeps sending must not hold the socket open.
+    const timedOut = (err as NodeJS.ErrnoException).code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const status = timedOut ? '408 Request Timeout' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`, () => socket.destroy());
     else socket.destroy();
   });
 
   log.info('Starting up API');
   // Rejects with a StartError carrying Go's text (`listen tcp 127.0.0.1:3001: bind: address already in use`).
-  const bound: AddressInfo = await listenOn(server, await resolveBind(api.bind, { defaultPort: api.tls !== null ? 443 : 80 }));
+  let bound: AddressInfo;
+  try {
+    bound = await listenOn(server, await resolveBind(api.bind, { defaultPort: api.tls !== null ? 443 : 80 }));
+  } catch (err) {
+    throw err instanceof StartError ? err.withPath('api.bind') : err;
+  }
   server.on('error', (err) => log.error({ err }, 'API listener error'));
   log.info(`Starting ${api.tls !== null ? 'HTTPS' : 'HTTP'} server ${api.bind}`);
 

@@ -24,15 +24,21 @@
  * - Q-31: `consul_service_datacenter` (the name in GoBetween's sample config, which GoBetween
  *   ignores) is read as `consul_datacenter`, with a warning.
  *
- * The schema is the descriptor tables below rather than zod: zod has no case-insensitive key
- * matching nor unknown-key reporting, and its issues do not carry Go's type vocabulary.
+ * The decoding rules are the descriptor tables below rather than zod parsing: zod has no
+ * case-insensitive key matching nor unknown-key reporting, and its issues do not carry Go's type
+ * vocabulary. The discovery and health-check key groups, though, are built from each kind's zod
+ * key schema (see {@link kindGroups}): adding a kind adds its keys here without touching this file.
  *
  * The tables are also the one list of GoBetween's keys: their key order is GoBetween's output
  * order (control-plane §3.6), and dump.ts writes the echo and `/dump` from them
  * ({@link serverTable}, {@link configTable}, {@link discoveryShape}, {@link healthcheckShape}).
  */
 import { parse as parseToml, TomlError } from 'smol-toml';
+import type { z } from 'zod';
 import { DecodeError } from '../core/errors.js';
+import { keyMeta, type KeyGroupSchema } from '../core/keys.js';
+import { createDiscoveryRegistry } from '../discovery/index.js';
+import { createHealthcheckRegistry } from '../healthcheck/index.js';
 import type {
   AccessWire,
   AcmeWire,
@@ -41,25 +47,15 @@ import type {
   BackendsTlsWire,
   BasicAuthWire,
   ConfigWire,
-  ConsulGroup,
   DefaultsWire,
   DiscoveryWire,
-  DockerGroup,
-  ExecCheckGroup,
-  ExecDiscoveryGroup,
   HealthcheckWire,
-  JsonGroup,
   LoggingWire,
-  LxdGroup,
   MetricsWire,
-  PlaintextGroup,
-  ProbeGroup,
   ProfilerWire,
   ProxyProtocolWire,
   ServerInput,
   SniWire,
-  SrvGroup,
-  StaticGroup,
   TlsWire,
   UdpWire,
 } from './types.js';
@@ -278,7 +274,7 @@ function grouped<C extends object, G extends object>(
 ): Field<(C & Partial<G>) | null> & { readonly shape: GroupedShape } {
   const lookup = new Map<string, { group: (keyof G & string) | null; field: Field<unknown> }>();
   for (const name of Object.keys(common) as (keyof C & string)[]) {
-    lookup.set(name, { group: null, field: common[name] as Field<unknown> });
+    lookup.set(name, { group: null, field: common[name] });
   }
   for (const g of Object.keys(groups) as (keyof G & string)[]) {
     const gf = groups[g] as Record<string, Field<unknown>>;
@@ -381,91 +377,63 @@ const udpFields: Fields<UdpWire> = { max_requests: uint, max_responses: uint, tr
 const accessFields: Fields<AccessWire> = { default: str, rules: nstrs };
 const proxyProtocolFields: Fields<ProxyProtocolWire> = { version: str };
 
-type DiscoveryCommon = Pick<DiscoveryWire, 'kind' | 'failpolicy' | 'interval' | 'timeout'>;
-interface DiscoveryGroups {
-  static: StaticGroup;
-  srv: SrvGroup;
-  docker: DockerGroup;
-  json: JsonGroup;
-  exec: ExecDiscoveryGroup;
-  plaintext: PlaintextGroup;
-  consul: ConsulGroup;
-  lxd: LxdGroup;
+// Discovery and health-check key groups come from the kinds themselves (DESIGN rule 1): each
+// kind declares its keys as a zod schema (core/keys.ts); a group is named after its kind, and
+// the registries' registration order is GoBetween's group order in the echo (§3.6).
+
+/** The decoder field for one key schema, by its Go type. */
+function fieldOf(schema: z.ZodType): Field<unknown> {
+  switch (keyMeta(schema).goType) {
+    case 'string': return str;
+    case 'duration': return dur;
+    case 'int': return int;
+    case 'bool': return bool;
+    case '[]string': return strs;
+  }
 }
 
+function groupFields(schema: KeyGroupSchema): Record<string, Field<unknown>> {
+  const out: Record<string, Field<unknown>> = {};
+  for (const [name, s] of Object.entries(schema.shape)) out[name] = fieldOf(s);
+  return out;
+}
+
+interface KindKeys {
+  readonly kind: string;
+  readonly schema?: KeyGroupSchema;
+  readonly aliases?: Readonly<Record<string, string>>;
+}
+
+/** Key groups (kind → fields) and key aliases of the kinds that declare keys. */
+function kindGroups(kinds: readonly KindKeys[]): { groups: Record<string, Fields<object>>; aliases: Record<string, string> } {
+  const groups: Record<string, Fields<object>> = {};
+  const aliases: Record<string, string> = {};
+  for (const k of kinds) {
+    if (k.schema === undefined || Object.keys(k.schema.shape).length === 0) continue;
+    groups[k.kind] = groupFields(k.schema);
+    Object.assign(aliases, k.aliases ?? {});
+  }
+  return { groups, aliases };
+}
+
+type DiscoveryCommon = Pick<DiscoveryWire, 'kind' | 'failpolicy' | 'interval' | 'timeout'>;
+type DiscoveryGroups = Omit<DiscoveryWire, keyof DiscoveryCommon>;
+
+const discoveryKinds = kindGroups(createDiscoveryRegistry().list());
 const discovery = grouped<DiscoveryCommon, DiscoveryGroups>(
   { kind: str, failpolicy: str, interval: dur, timeout: dur },
-  {
-    static: { static_list: strs },
-    srv: { srv_lookup_server: str, srv_lookup_pattern: str, srv_dns_protocol: str },
-    docker: {
-      docker_endpoint: str,
-      docker_container_label: str,
-      docker_container_private_port: int,
-      docker_container_host_env_var: str,
-      docker_tls_enabled: bool,
-      docker_tls_cert_path: str,
-      docker_tls_key_path: str,
-      docker_tls_cacert_path: str,
-    },
-    json: {
-      json_endpoint: str,
-      json_host_pattern: str,
-      json_port_pattern: str,
-      json_weight_pattern: str,
-      json_priority_pattern: str,
-      json_sni_pattern: str,
-      json_max_connections_pattern: str,
-    },
-    exec: { exec_command: strs },
-    plaintext: { plaintext_endpoint: str, plaintext_regex_pattern: str },
-    consul: {
-      consul_host: str,
-      consul_service_name: str,
-      consul_service_tag: str,
-      consul_service_passing_only: bool,
-      consul_datacenter: str,
-      consul_auth_username: str,
-      consul_auth_password: str,
-      consul_tls_enabled: bool,
-      consul_tls_cert_path: str,
-      consul_tls_key_path: str,
-      consul_tls_cacert_path: str,
-      consul_acl_token: str,
-    },
-    lxd: {
-      lxd_server_address: str,
-      lxd_server_remote_name: str,
-      lxd_server_remote_password: str,
-      lxd_config_directory: str,
-      lxd_generate_client_certs: bool,
-      lxd_accept_server_cert: bool,
-      lxd_container_label_key: str,
-      lxd_container_label_value: str,
-      lxd_container_port: int,
-      lxd_container_port_key: str,
-      lxd_container_interface: str,
-      lxd_container_interface_key: str,
-      lxd_container_sni_key: str,
-      lxd_container_address_type: str,
-    },
-  },
-  // Q-31: GoBetween's sample config documents this name, but only `consul_datacenter` is read.
-  { consul_service_datacenter: 'consul_datacenter' },
+  discoveryKinds.groups as unknown as { [K in keyof DiscoveryGroups]-?: Fields<DiscoveryGroups[K] & object> },
+  discoveryKinds.aliases,
 );
 
 type HealthcheckCommon = Pick<HealthcheckWire, 'kind' | 'interval' | 'passes' | 'fails' | 'timeout' | 'initial_status'>;
-interface HealthcheckGroups {
-  probe: ProbeGroup;
-  exec: ExecCheckGroup;
-}
+type HealthcheckGroups = Omit<HealthcheckWire, keyof HealthcheckCommon>;
 
+const healthcheckKinds = kindGroups(createHealthcheckRegistry().list());
 const healthcheck = grouped<HealthcheckCommon, HealthcheckGroups>(
   { kind: str, interval: dur, passes: int, fails: int, timeout: dur, initial_status: nstr },
-  {
-    probe: { probe_protocol: str, probe_strategy: str, probe_send: str, probe_recv: str, probe_recv_len: int },
-    exec: { exec_command: str, exec_expected_positive_output: str, exec_expected_negative_output: str },
-  },
+  healthcheckKinds.groups as unknown as { [K in keyof HealthcheckGroups]-?: Fields<HealthcheckGroups[K] & object> },
+  healthcheckKinds.aliases,
 );
 
 const serverFields: Fields<ServerInput> = {

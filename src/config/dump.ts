@@ -45,6 +45,33 @@ export interface ConfigJsonOptions extends EchoOptions {
   redactPassword?: boolean;
 }
 
+/**
+ * Keys whose values are secrets: `consul_auth_password`, `consul_acl_token`,
+ * `lxd_server_remote_password`, and any key naming a password, passphrase, secret or token (a
+ * future TLS key passphrase is covered without a change here).
+ */
+export const SECRET_KEY = /password|passphrase|secret|token/i;
+
+/**
+ * A copy of a server with every non-empty secret (see {@link SECRET_KEY}) replaced by
+ * {@link REDACTED_PASSWORD}; empty values stay empty, so the echo still says "not set". The
+ * REST API echoes servers through this (GET /servers, GET /servers/:name, /dump).
+ */
+export function redactSecrets(server: ServerWire): ServerWire {
+  return redactValue(server) as ServerWire;
+}
+
+function redactValue(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(redactValue);
+  if (typeof v !== 'object' || v === null) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, val] of Object.entries(v)) {
+    const value = typeof val === 'string' && val !== '' && SECRET_KEY.test(k) ? REDACTED_PASSWORD : redactValue(val);
+    Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
 /** Thrown by {@link dumpConfig} for a format other than `toml` / `json` (the API answers 500). */
 export class UnknownFormatError extends Error {
   override readonly name = 'UnknownFormatError';

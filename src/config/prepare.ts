@@ -28,8 +28,10 @@
  */
 import { ConfigError } from '../core/errors.js';
 import { parseGoDuration } from '../core/duration.js';
-import { compileGoRegexp } from './go-regexp.js';
-import { goStringError } from './go-string.js';
+import { bindSyntaxError } from '../core/listen.js';
+import { createBalancerRegistry } from '../balance/index.js';
+import { createDiscoveryRegistry } from '../discovery/index.js';
+import { createHealthcheckRegistry } from '../healthcheck/index.js';
 import type {
   AccessWire,
   BackendsTlsWire,
@@ -55,41 +57,29 @@ export interface PreparedServer {
   warnings: string[];
 }
 
-/** Discovery kinds GoBetween knows (for the Q-4 error message). */
-export const DISCOVERY_KINDS: readonly string[] = ['consul', 'docker', 'exec', 'json', 'lxd', 'plaintext', 'srv', 'static'];
-export const HEALTHCHECK_KINDS: readonly string[] = ['ping', 'probe', 'exec', 'none'];
-export const BALANCE_TYPES: readonly string[] = ['weight', 'leastconn', 'roundrobin', 'leastbandwidth', 'iphash1', 'iphash'];
+// The valid names come from the registries (DESIGN rule 1): a kind registered there is valid here.
+const DISCOVERY = createDiscoveryRegistry();
+const HEALTHCHECKS = createHealthcheckRegistry();
+const BALANCERS = createBalancerRegistry();
+
+/** Discovery kinds (for the Q-4 error message), sorted. */
+export const DISCOVERY_KINDS: readonly string[] = DISCOVERY.names();
+/** Health-check kinds; `none` means "no checks". */
+export const HEALTHCHECK_KINDS: readonly string[] = [...HEALTHCHECKS.list().map((k) => k.kind), 'none'];
+export const BALANCE_TYPES: readonly string[] = BALANCERS.list().map((b) => b.kind);
 const LOG_LEVELS: readonly string[] = ['panic', 'fatal', 'error', 'warn', 'warning', 'info', 'debug', 'trace'];
 
 function copyList(list: string[] | null): string[] | null {
   return list === null ? null : [...list];
 }
 
-function copyDiscovery(d: DiscoveryWire): DiscoveryWire {
-  const out: DiscoveryWire = { kind: d.kind, failpolicy: d.failpolicy, interval: d.interval, timeout: d.timeout };
-  if (d.static !== undefined) out.static = { static_list: [...d.static.static_list] };
-  if (d.srv !== undefined) out.srv = { ...d.srv };
-  if (d.docker !== undefined) out.docker = { ...d.docker };
-  if (d.json !== undefined) out.json = { ...d.json };
-  if (d.exec !== undefined) out.exec = { exec_command: [...d.exec.exec_command] };
-  if (d.plaintext !== undefined) out.plaintext = { ...d.plaintext };
-  if (d.consul !== undefined) out.consul = { ...d.consul };
-  if (d.lxd !== undefined) out.lxd = { ...d.lxd };
-  return out;
-}
-
-function copyHealthcheck(h: HealthcheckWire): HealthcheckWire {
-  const out: HealthcheckWire = {
-    kind: h.kind,
-    interval: h.interval,
-    passes: h.passes,
-    fails: h.fails,
-    timeout: h.timeout,
-    initial_status: h.initial_status,
-  };
-  if (h.probe !== undefined) out.probe = { ...h.probe };
-  if (h.exec !== undefined) out.exec = { ...h.exec };
-  return out;
+/** A copy one level deep into every key group (arrays copied too), so validation can fill defaults. */
+function copyGroups<T extends object>(wire: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(wire)) {
+    out[k] = Array.isArray(v) ? [...(v as unknown[])] : typeof v === 'object' && v !== null ? copyGroups(v as object) : v;
+  }
+  return out as T;
 }
 
 function kindList(): string {
@@ -118,13 +108,13 @@ export function prepareServer(
   // 1-2. prerequisites
   if (input.bind === '') fail('bind', `No bind specified for server ${name}`);
   if (input.discovery === null) fail('discovery', `No .discovery specified for server ${name}`);
-  const discovery = copyDiscovery(input.discovery as DiscoveryWire);
+  const discovery = copyGroups(input.discovery as DiscoveryWire);
 
   // 3. absent health check → none
   const hc: HealthcheckWire =
     input.healthcheck === null
       ? { kind: 'none', interval: '0', passes: 0, fails: 0, timeout: '0', initial_status: null }
-      : copyHealthcheck(input.healthcheck);
+      : copyGroups(input.healthcheck);
 
   // 4. kind
   if (!HEALTHCHECK_KINDS.includes(hc.kind)) fail('healthcheck.kind', `Not supported healthcheck type ${hc.kind}`);
@@ -147,43 +137,8 @@ export function prepareServer(
     fail('healthcheck.initial_status', 'Unsupported healthcheck initial_status');
   }
 
-  // 8. probe (and, as a crash fix, exec) health-check keys
-  if (hc.kind === 'probe') {
-    const probe = hc.probe;
-    if (probe === undefined) {
-      fail('healthcheck', 'probe healthcheck requires probe_protocol, probe_send and probe_recv');
-    } else {
-      if (!['tcp', 'udp', 'tls'].includes(probe.probe_protocol)) fail('healthcheck.probe_protocol', 'Unsupported probe_protocol');
-      if (probe.probe_send === '' || probe.probe_recv === '') {
-        fail(
-          probe.probe_send === '' ? 'healthcheck.probe_send' : 'healthcheck.probe_recv',
-          'probe healthcheck should have both probe_send and probe_recv specified',
-        );
-      }
-      if (probe.probe_strategy === '') probe.probe_strategy = 'starts_with';
-      const sendErr = goStringError(probe.probe_send);
-      if (sendErr !== undefined) fail('healthcheck.probe_send', `probe_send has invalid syntax ${sendErr}`);
-      if (probe.probe_strategy === 'starts_with') {
-        if (probe.probe_recv_len > 0) {
-          fail('healthcheck.probe_recv_len', "probe_recv_len is redundant for 'starts_with' strategy");
-        }
-        const recvErr = goStringError(probe.probe_recv);
-        if (recvErr !== undefined) fail('healthcheck.probe_recv', `probe_recv has invalid syntax ${recvErr}`);
-      } else if (probe.probe_strategy === 'regexp') {
-        if (probe.probe_recv_len <= 0) fail('healthcheck.probe_recv_len', 'probe_recv_len required');
-        try {
-          compileGoRegexp(probe.probe_recv);
-        } catch (err) {
-          fail('healthcheck.probe_recv', `probe_recv has invalid syntax ${err instanceof Error ? err.message : String(err)}`);
-        }
-      } else {
-        fail('healthcheck.probe_strategy', `Unsupported probe_strategy ${probe.probe_strategy}`);
-      }
-    }
-  }
-  if (hc.kind === 'exec' && (hc.exec === undefined || hc.exec.exec_command === '')) {
-    fail('healthcheck.exec_command', 'exec_command is required for exec healthcheck');
-  }
+  // 8. the kind's own keys (probe: GoBetween's checks; exec: a crash fix)
+  HEALTHCHECKS.get(hc.kind)?.prepare?.(hc, (key, message) => fail(key === '' ? 'healthcheck' : `healthcheck.${key}`, message));
 
   // 9. proxy protocol (Q-14 relaxed: an omitted protocol means tcp)
   const proxyProtocol = input.proxy_protocol === null ? null : { ...input.proxy_protocol };
@@ -198,23 +153,7 @@ export function prepareServer(
   }
 
   // 10. sni
-  let sni: SniWire | null = null;
-  if (input.sni !== null) {
-    sni = { ...input.sni };
-    if (sni.read_timeout === '') sni.read_timeout = '2s';
-    if (sni.unexpected_hostname_strategy === '') sni.unexpected_hostname_strategy = 'default';
-    if (!['default', 'reject', 'any'].includes(sni.unexpected_hostname_strategy)) {
-      fail(
-        'sni.unexpected_hostname_strategy',
-        `Not supported sni unexprected hostname strategy ${sni.unexpected_hostname_strategy}`,
-      );
-    }
-    if (sni.hostname_matching_strategy === '') sni.hostname_matching_strategy = 'exact';
-    if (!['exact', 'regexp'].includes(sni.hostname_matching_strategy)) {
-      fail('sni.hostname_matching_strategy', `Not supported sni matching ${sni.hostname_matching_strategy}`);
-    }
-    if (!parseGoDuration(sni.read_timeout).ok) fail('sni.read_timeout', 'timeout parsing error');
-  }
+  const sni = input.sni === null ? null : prepareSni(input.sni, fail);
 
   // 11-12. health-check durations
   if (!parseGoDuration(hc.timeout).ok) fail('healthcheck.timeout', 'timeout parsing error');
@@ -270,7 +209,9 @@ export function prepareServer(
   }
 
   // 16. ping is TCP-only
-  if (hc.kind === 'ping' && protocol === 'udp') fail('healthcheck.kind', 'Cant use ping healthcheck with udp server');
+  if (HEALTHCHECKS.get(hc.kind)?.tcpOnly === true && protocol === 'udp') {
+    fail('healthcheck.kind', `Cant use ${hc.kind} healthcheck with udp server`);
+  }
 
   // 17. balance
   let balance = input.balance;
@@ -293,41 +234,8 @@ export function prepareServer(
     fail('discovery.kind', `Not supported discovery type ${discovery.kind} (valid kinds: ${kindList()})`);
   }
 
-  // 19. srv
-  if (discovery.kind === 'srv') {
-    const srv = discovery.srv;
-    if (srv === undefined) fail('discovery.srv_lookup_server', 'srv_lookup_server is required for srv discovery');
-    else {
-      if (srv.srv_dns_protocol === '') srv.srv_dns_protocol = 'udp';
-      else if (!['udp', 'tcp'].includes(srv.srv_dns_protocol)) {
-        fail('discovery.srv_dns_protocol', `Not supported srv_dns_protocol ${srv.srv_dns_protocol}`);
-      }
-      if (srv.srv_lookup_server === '') fail('discovery.srv_lookup_server', 'srv_lookup_server is required for srv discovery');
-    }
-  }
-
-  // 20. lxd
-  if (discovery.kind === 'lxd') {
-    const lxd = discovery.lxd;
-    if (lxd === undefined || lxd.lxd_server_address === '') {
-      fail('discovery.lxd_server_address', 'lxd_server_address is required');
-    } else {
-      const addr = lxd.lxd_server_address;
-      if (!(addr.startsWith('https:') || addr.startsWith('unix:'))) {
-        fail('discovery.lxd_server_address', `lxd_server_address should start with either unix:// or https:// but got ${addr}`);
-      }
-      if (lxd.lxd_server_remote_name === '') lxd.lxd_server_remote_name = 'local';
-      if (lxd.lxd_config_directory === '') lxd.lxd_config_directory = `${process.env['HOME'] ?? ''}/.config/lxc`;
-      if (lxd.lxd_container_interface === '') lxd.lxd_container_interface = 'eth0';
-      if (lxd.lxd_container_address_type === '') lxd.lxd_container_address_type = 'IPv4';
-      else if (!['IPv4', 'IPv6'].includes(lxd.lxd_container_address_type)) {
-        fail('discovery.lxd_container_address_type', 'Invalid lxd_container_address_type. Must be IPv4 or IPv6');
-      }
-    }
-  }
-
-  // Q-5: the other kinds' key groups
-  checkDiscoveryGroup(discovery, fail);
+  // 19-20 (srv, lxd) and the Q-5 crash fixes: the kind's own keys, checked by the kind
+  DISCOVERY.get(discovery.kind)?.prepare?.(discovery, (key, message) => fail(`discovery.${key}`, message));
 
   // Q-6 / Q-8: discovery durations must parse
   const di = parseGoDuration(discovery.interval);
@@ -336,6 +244,56 @@ export function prepareServer(
   if (!dt.ok) fail('discovery.timeout', `Could not parse discovery timeout: ${dt.error}`);
 
   // 21. [defaults] merge
+  const merged = mergeDefaults(base, input, defaults, warnings);
+
+  let access: AccessWire | null = null;
+  if (input.access !== null) {
+    access = { default: input.access.default === '' ? 'allow' : input.access.default, rules: copyList(input.access.rules) };
+  }
+
+  const server: ServerWire = {
+    ...merged,
+    bind: input.bind,
+    protocol,
+    balance,
+    sni,
+    tls,
+    backends_tls: backendsTls,
+    udp,
+    access,
+    proxy_protocol: proxyProtocol,
+    discovery,
+    healthcheck: hc,
+  };
+  return { server, warnings };
+}
+
+type Fail = (key: string, message: string) => never;
+
+/** Step 10: sni defaults and checks (GoBetween's texts, typo included). */
+function prepareSni(input: SniWire, fail: Fail): SniWire {
+  const sni = { ...input };
+  if (sni.read_timeout === '') sni.read_timeout = '2s';
+  if (sni.unexpected_hostname_strategy === '') sni.unexpected_hostname_strategy = 'default';
+  if (!['default', 'reject', 'any'].includes(sni.unexpected_hostname_strategy)) {
+    fail('sni.unexpected_hostname_strategy', `Not supported sni unexprected hostname strategy ${sni.unexpected_hostname_strategy}`);
+  }
+  if (sni.hostname_matching_strategy === '') sni.hostname_matching_strategy = 'exact';
+  if (!['exact', 'regexp'].includes(sni.hostname_matching_strategy)) {
+    fail('sni.hostname_matching_strategy', `Not supported sni matching ${sni.hostname_matching_strategy}`);
+  }
+  if (!parseGoDuration(sni.read_timeout).ok) fail('sni.read_timeout', 'timeout parsing error');
+  return sni;
+}
+
+type Merged = Pick<ServerWire, 'max_connections' | 'client_idle_timeout' | 'backend_idle_timeout' | 'backend_connection_timeout'>;
+
+/**
+ * Step 21 (§2.10): the four connection options from the server, else `[defaults]`, else the
+ * built-in default. Q-10: a negative max_connections fails, naming where it came from; Q-9:
+ * unparsable timeouts are kept and reported in `warnings`.
+ */
+function mergeDefaults(base: string, input: ServerInput, defaults: DefaultsWire, warnings: string[]): Merged {
   const pick = <K extends keyof DefaultsWire>(key: K, builtin: NonNullable<DefaultsWire[K]>) => {
     const own = input[key];
     if (own !== null) return { value: own as NonNullable<DefaultsWire[K]>, path: `${base}.${key}` };
@@ -356,73 +314,12 @@ export function prepareServer(
     const r = parseGoDuration(t.value);
     if (!r.ok) warnings.push(`${t.path}: ${r.error}; treated as "0" (no limit), as GoBetween does`);
   }
-
-  let access: AccessWire | null = null;
-  if (input.access !== null) {
-    access = { default: input.access.default === '' ? 'allow' : input.access.default, rules: copyList(input.access.rules) };
-  }
-
-  const server: ServerWire = {
+  return {
     max_connections: maxConnections.value,
     client_idle_timeout: timeouts.client_idle_timeout.value,
     backend_idle_timeout: timeouts.backend_idle_timeout.value,
     backend_connection_timeout: timeouts.backend_connection_timeout.value,
-    bind: input.bind,
-    protocol,
-    balance,
-    sni,
-    tls,
-    backends_tls: backendsTls,
-    udp,
-    access,
-    proxy_protocol: proxyProtocol,
-    discovery,
-    healthcheck: hc,
   };
-  return { server, warnings };
-}
-
-/** The Q-5 crash fixes for the kinds that are not checked by GoBetween's validation itself. */
-function checkDiscoveryGroup(d: DiscoveryWire, fail: (key: string, message: string) => never): void {
-  switch (d.kind) {
-    case 'static':
-      if (d.static === undefined) fail('discovery.static_list', 'static_list is required for static discovery');
-      return;
-    case 'docker':
-      if (d.docker === undefined) fail('discovery.docker_endpoint', 'docker_endpoint is required for docker discovery');
-      return;
-    case 'consul':
-      if (d.consul === undefined) fail('discovery.consul_host', 'consul_host is required for consul discovery');
-      return;
-    case 'json':
-      if (d.json === undefined || d.json.json_endpoint === '') {
-        fail('discovery.json_endpoint', 'json_endpoint is required for json discovery');
-      }
-      return;
-    case 'exec': {
-      const cmd = d.exec?.exec_command ?? [];
-      if (cmd.length === 0 || cmd[0] === '') fail('discovery.exec_command', 'exec_command is required for exec discovery');
-      return;
-    }
-    case 'plaintext': {
-      const p = d.plaintext;
-      if (p === undefined || p.plaintext_endpoint === '') {
-        fail('discovery.plaintext_endpoint', 'plaintext_endpoint is required for plaintext discovery');
-      } else if (p.plaintext_regex_pattern !== '') {
-        try {
-          compileGoRegexp(p.plaintext_regex_pattern);
-        } catch (err) {
-          fail(
-            'discovery.plaintext_regex_pattern',
-            `plaintext_regex_pattern is not a valid regular expression: ${err instanceof Error ? err.message : String(err)}`,
-          );
-        }
-      }
-      return;
-    }
-    default:
-      return;
-  }
 }
 
 /**
@@ -438,6 +335,11 @@ export function validateRoot(config: ConfigWire): ConfigWire {
   }
   if (config.api.basic_auth !== null && config.api.basic_auth.login === '') {
     throw new ConfigError('api.basic_auth.login', 'login must not be empty when [api.basic_auth] is present');
+  }
+  // The API's bind is checked before any listener opens (a bad metrics bind is only logged).
+  if (config.api.enabled) {
+    const bindError = bindSyntaxError(config.api.bind, { defaultPort: config.api.tls !== null ? 443 : 80 });
+    if (bindError !== undefined) throw new ConfigError('api.bind', bindError);
   }
   const acme = config.acme;
   if (acme !== null) {

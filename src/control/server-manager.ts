@@ -10,11 +10,13 @@
 import { ServerCounters } from '../core/backend.js';
 import type { Random } from '../core/clock.js';
 import { parseDurationOr } from '../core/duration.js';
-import { ConfigError, NotSupportedError, StartError } from '../core/errors.js';
+import { ConfigError, NotSupportedError, StartError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { logText } from '../core/text.js';
 import type { Registry } from '../core/registry.js';
 import type { DefaultsWire, ServerInput, ServerWire } from '../config/types.js';
 import { prepareServer } from '../config/prepare.js';
+import { strictServerChecks } from '../config/strict.js';
 import type { BalancerKind } from '../balance/types.js';
 import { Elector } from '../balance/elector.js';
 import { compileDiscovery, startDiscovery } from '../discovery/index.js';
@@ -41,7 +43,11 @@ interface Stoppable {
   stop(): void;
 }
 
-interface CompiledServer {
+/**
+ * A server validated and compiled once (GoBetween's validation, tsbetween's checks, every section
+ * compiled): what `create` starts. Plain data plus the kinds' compiled settings.
+ */
+export interface CompiledServer {
   readonly name: string;
   readonly config: ServerWire;
   readonly balancer: BalancerKind;
@@ -98,6 +104,12 @@ function refuseUnsupported(path: string, s: ServerWire): void {
   if (s.proxy_protocol !== null) throw new NotSupportedError(`${path}.proxy_protocol`, 'proxy_protocol');
 }
 
+const PLANS = new WeakSet<CompiledServer>();
+
+function isPlan(v: ServerInput | CompiledServer): v is CompiledServer {
+  return PLANS.has(v as CompiledServer);
+}
+
 export class ServerManager implements ServerManagerApi {
   private readonly servers = new Map<string, RunningServer>();
   /**
@@ -137,21 +149,31 @@ export class ServerManager implements ServerManagerApi {
   }
 
   /**
-   * Validates and compiles a server without starting anything (used to check a whole config
-   * before the first listener opens). Throws like `create`.
+   * Validates and compiles a server without starting anything (a whole config is compiled before
+   * the first listener opens); `create` then starts the returned plan without validating again.
+   * Warnings are logged here. Throws like `create`.
    */
-  check(name: string, input: ServerInput): void {
-    this.compile(name, input, false);
+  check(name: string, input: ServerInput): CompiledServer {
+    return this.compile(name, input, true);
   }
 
-  async create(name: string, input: ServerInput): Promise<void> {
+  /** Creates a server from its config section, or from the plan `check` returned for it. */
+  async create(name: string, input: ServerInput | CompiledServer): Promise<void> {
     if (this.closed) throw new StartError('tsbetween is shutting down');
-    const compiled = this.compile(name, input, true);
+    if (isPlan(input) && (this.servers.has(name) || this.pending.has(name))) {
+      throw new ConfigError(`servers.${name}`, `Server with this name already exists: ${name}`);
+    }
+    const compiled = isPlan(input) ? input : this.compile(name, input, true);
     const starting = this.start(compiled);
     this.pending.set(name, starting);
     let running: RunningServer;
     try {
       running = await starting;
+    } catch (err) {
+      // A listen/certificate failure names the server's bind key (GoBetween's text after it).
+      const named = err instanceof StartError ? err.withPath(`servers.${name}.bind`) : err;
+      this.log.error(`Creating '${name}' failed: ${describeError(named)}`);
+      throw named;
     } finally {
       this.pending.delete(name);
     }
@@ -193,13 +215,14 @@ export class ServerManager implements ServerManagerApi {
     const exists = this.servers.has(name) || this.pending.has(name);
     const prepared = prepareServer(name, input, this.deps.defaults, { exists });
     const config = prepared.server;
-    if (logWarnings) for (const w of prepared.warnings) this.log.warn(`server ${name}: ${w}`);
+    const warnings = [...prepared.warnings, ...strictServerChecks(name, input, config, this.deps.defaults)];
+    if (logWarnings) for (const w of warnings) this.log.warn(`server ${logText(name)}: ${logText(w, 1024)}`);
     refuseUnsupported(path, config);
     const balancer = this.deps.balancers.get(config.balance);
     if (balancer === undefined) {
       throw new ConfigError(`${path}.balance`, `Not supported balance type ${config.balance}`);
     }
-    return {
+    const plan: CompiledServer = {
       name,
       config,
       balancer,
@@ -209,6 +232,8 @@ export class ServerManager implements ServerManagerApi {
         config.healthcheck, `${path}.healthcheck`, this.deps.healthchecks, config.protocol, config.backends_tls,
       ),
     };
+    PLANS.add(plan);
+    return Object.freeze(plan);
   }
 
   private async start(c: CompiledServer): Promise<RunningServer> {

@@ -72,6 +72,28 @@ export interface ResolveOptions {
 }
 
 /**
+ * Checks a bind's syntax without resolving anything: Go's text for what `resolveBind` would
+ * reject without a DNS lookup (`listen tcp: address 99999: invalid port`), an unresolved `${VAR}`
+ * (the config was written for `-e`), or undefined when it is fine.
+ */
+export function bindSyntaxError(bind: string, opts: ResolveOptions = {}): string | undefined {
+  const { network = 'tcp', defaultPort } = opts;
+  if (bind.includes('${')) return `listen ${network}: unresolved \${…} in address ${bind} (run with -e to substitute environment variables)`;
+  if (bind === '' && defaultPort !== undefined) return undefined;
+  const split = splitHostPort(bind);
+  if (typeof split === 'string') return `listen ${network}: ${split}`;
+  const portText = split[1];
+  if (portText !== '') {
+    if (!/^[0-9]+$/.test(portText)) {
+      if (/^[+-]?[0-9]+$/.test(portText)) return `listen ${network}: address ${portText}: invalid port`;
+      return `listen ${network}: lookup ${network}/${portText}: unknown port`;
+    }
+    if (Number(portText) > 65535) return `listen ${network}: address ${portText}: invalid port`;
+  }
+  return undefined;
+}
+
+/**
  * Resolves a configured `host:port` for a TCP listener. Throws `StartError` with Go's text
  * (`listen tcp: address foo: missing port in address`, `listen tcp: lookup nohost: no such host`).
  * With `defaultPort`, an empty bind means every address on that port (HTTP listeners); without

@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { escapeControls } from './text.js';
 
 export type Logger = pino.Logger;
 
@@ -48,11 +49,12 @@ export function formatTextLine(json: string): string {
   const ts = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
   const level = LABEL[typeof rec['level'] === 'number' ? rec['level'] : 30] ?? 'INFO ';
   const name = typeof rec['name'] === 'string' ? rec['name'] : 'default';
-  const msg = typeof rec['msg'] === 'string' ? rec['msg'] : '';
+  // Control characters never reach the text log raw: a value cannot split or forge a line.
+  const msg = escapeControls(typeof rec['msg'] === 'string' ? rec['msg'] : '');
   let extra = '';
   for (const [k, v] of Object.entries(rec)) {
     if (k === 'time' || k === 'level' || k === 'name' || k === 'msg' || k === 'pid' || k === 'hostname') continue;
-    extra += ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`;
+    extra += ` ${escapeControls(k)}=${typeof v === 'string' ? escapeControls(v) : JSON.stringify(v)}`;
   }
   return `${ts} [${level}] (${name}): ${msg}${extra}\n`;
 }

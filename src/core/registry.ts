@@ -20,6 +20,11 @@ export class Registry<D extends { readonly kind: string }> {
     return this.items.has(kind);
   }
 
+  /** Every descriptor, in registration order (the order of key groups in the config echo). */
+  list(): D[] {
+    return [...this.items.values()];
+  }
+
   /** Registered names, sorted, for error messages. */
   names(): string[] {
     return [...this.items.keys()].sort();

@@ -6,10 +6,13 @@
  * host = Service.Address, else Node.Address (IPv6 bracketed, D22); port = Service.Port;
  * sni = the value of the last `sni=<v>` tag (up to a space); weight and priority 1.
  */
+import type { DiscoveryWire } from '../config/types.js';
+import { key } from '../core/keys.js';
+import { z } from 'zod';
 import type { BackendSpec } from '../core/backend.js';
 import { ConfigError } from '../core/errors.js';
 import { httpRequest, loadTls, type HttpRequestOptions } from './http.js';
-import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind } from './types.js';
+import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind, type Fail } from './types.js';
 import { bracketHost, requireGroup, requireString } from './util.js';
 
 export interface ConsulSettings {
@@ -35,6 +38,25 @@ export function sniFromTags(tags: unknown): string {
 
 export const consulKind: DiscoveryKind<ConsulSettings> = {
   kind: 'consul',
+  schema: z.object({
+    consul_host: key.string('Consul agent, `host:port`.'),
+    consul_service_name: key.string('Service to list.'),
+    consul_service_tag: key.string('Only instances with this tag.'),
+    consul_service_passing_only: key.bool('Only instances whose health checks pass.'),
+    consul_datacenter: key.string('Datacenter to ask (default: the agent\'s).'),
+    consul_auth_username: key.string('HTTP basic-auth user.'),
+    consul_auth_password: key.string('HTTP basic-auth password (redacted in the API echo).'),
+    consul_tls_enabled: key.bool('Talk HTTPS to Consul.'),
+    consul_tls_cert_path: key.string('Client certificate (PEM).'),
+    consul_tls_key_path: key.string('Client key (PEM).'),
+    consul_tls_cacert_path: key.string('CA certificate (PEM).'),
+    consul_acl_token: key.string('ACL token (redacted in the API echo).'),
+  }),
+  // Q-31: GoBetween's sample config documents this name, but only `consul_datacenter` is read.
+  aliases: { consul_service_datacenter: 'consul_datacenter' },
+  prepare(wire: DiscoveryWire, fail: Fail): void {
+    if (wire.consul === undefined) fail('consul_host', 'consul_host is required for consul discovery');
+  },
   defaultTimeoutMs: DEFAULT_TIMEOUT_MS.http,
   retryWaitMs: DEFAULT_RETRY_WAIT_MS,
   parse(wire, path) {

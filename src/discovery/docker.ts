@@ -11,10 +11,13 @@
  * duplicate entry Docker lists for the IPv6 wildcard binding collapses into the IPv4 one.
  * sni = the container label `sni`; weight and priority 1.
  */
+import type { DiscoveryWire } from '../config/types.js';
+import { key } from '../core/keys.js';
+import { z } from 'zod';
 import type { BackendSpec } from '../core/backend.js';
 import { ConfigError } from '../core/errors.js';
 import { httpRequest, loadTls, type HttpRequestOptions } from './http.js';
-import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind, type FetchContext } from './types.js';
+import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind, type Fail, type FetchContext } from './types.js';
 import { bracketHost, requireGroup, requireString } from './util.js';
 
 export interface DockerSettings {
@@ -89,6 +92,19 @@ function isWildcard(ip: string): boolean {
 
 export const dockerKind: DiscoveryKind<DockerSettings> = {
   kind: 'docker',
+  schema: z.object({
+    docker_endpoint: key.string('Docker Engine API: `http://host:port`, `https://host:port` or `unix:///var/run/docker.sock`.'),
+    docker_container_label: key.string('Only containers with this label (`key` or `key=value`).'),
+    docker_container_private_port: key.int('Container port whose published port becomes the backend port.'),
+    docker_container_host_env_var: key.string('Container environment variable holding the backend host (optional).'),
+    docker_tls_enabled: key.bool('Use TLS with the client certificate below.'),
+    docker_tls_cert_path: key.string('Client certificate (PEM).'),
+    docker_tls_key_path: key.string('Client key (PEM).'),
+    docker_tls_cacert_path: key.string('CA certificate to verify the Docker host with (PEM).'),
+  }),
+  prepare(wire: DiscoveryWire, fail: Fail): void {
+    if (wire.docker === undefined) fail('docker_endpoint', 'docker_endpoint is required for docker discovery');
+  },
   defaultTimeoutMs: DEFAULT_TIMEOUT_MS.http,
   retryWaitMs: DEFAULT_RETRY_WAIT_MS,
   parse(wire, path) {

@@ -3,13 +3,16 @@
  * with the backend line grammar (bad lines warned and skipped). Non-zero exit, spawn failure,
  * kill or timeout -> fetch error. The child is killed (SIGKILL) when the fetch is aborted.
  */
+import type { DiscoveryWire } from '../config/types.js';
+import { key } from '../core/keys.js';
+import { z } from 'zod';
 import type { BackendSpec } from '../core/backend.js';
 import { parseBackendLine } from '../core/backend-line.js';
 import { ConfigError } from '../core/errors.js';
 import { runProgram } from '../core/run.js';
 import { bodyLines } from './plaintext.js';
-import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind } from './types.js';
-import { abortReason, requireGroup } from './util.js';
+import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind, type Fail } from './types.js';
+import { abortReason, requireGroup, warnSkipped } from './util.js';
 
 export interface ExecSettings {
   readonly file: string;
@@ -35,6 +38,13 @@ export async function runCommand(file: string, args: readonly string[], signal: 
 
 export const execKind: DiscoveryKind<ExecSettings> = {
   kind: 'exec',
+  schema: z.object({
+    exec_command: key.strings('Program and arguments (no shell); each stdout line is a backend line.'),
+  }),
+  prepare(wire: DiscoveryWire, fail: Fail): void {
+    const cmd = wire.exec?.exec_command ?? [];
+    if (cmd.length === 0 || cmd[0] === '') fail('exec_command', 'exec_command is required for exec discovery');
+  },
   defaultTimeoutMs: DEFAULT_TIMEOUT_MS.exec,
   retryWaitMs: DEFAULT_RETRY_WAIT_MS,
   parse(wire, path) {
@@ -46,11 +56,13 @@ export const execKind: DiscoveryKind<ExecSettings> = {
   async fetch(s, ctx) {
     const out = await runCommand(s.file, s.args, ctx.signal);
     const specs: BackendSpec[] = [];
+    const bad: string[] = [];
     for (const line of bodyLines(out)) {
       const spec = parseBackendLine(line);
-      if (spec === undefined) ctx.log.warn(`Cant parse ${line}`);
+      if (spec === undefined) bad.push(line);
       else specs.push(spec);
     }
+    warnSkipped(ctx.log, bad);
     return specs;
   },
 };

@@ -6,12 +6,15 @@
  * truncated; otherwise 1 / 1 / 0) and sni (a string, otherwise ''). A missing host or port fails
  * the whole fetch, as in GoBetween. IPv6 hosts are bracketed (D22).
  */
+import type { DiscoveryWire } from '../config/types.js';
+import { key } from '../core/keys.js';
+import { z } from 'zod';
 import type { BackendSpec } from '../core/backend.js';
 import { ConfigError } from '../core/errors.js';
 import { httpGetText } from './http.js';
 import { proxyEnvFromProcess } from './proxy-env.js';
 import { lookupJson, parseJsonPath, type PathSegment } from './json-path.js';
-import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind } from './types.js';
+import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind, type Fail } from './types.js';
 import { bracketHost, checkHttpUrl, requireGroup, requireString } from './util.js';
 
 export interface JsonSettings {
@@ -42,6 +45,18 @@ function intOf(v: unknown): number | undefined {
 
 export const jsonKind: DiscoveryKind<JsonSettings> = {
   kind: 'json',
+  schema: z.object({
+    json_endpoint: key.string('URL returning a JSON array of backends.'),
+    json_host_pattern: key.string('Path of the host in each element.', { effectiveDefault: 'host' }),
+    json_port_pattern: key.string('Path of the port in each element.', { effectiveDefault: 'port' }),
+    json_weight_pattern: key.string('Path of the weight in each element.', { effectiveDefault: 'weight' }),
+    json_priority_pattern: key.string('Path of the priority in each element.', { effectiveDefault: 'priority' }),
+    json_sni_pattern: key.string('Path of the SNI name in each element.', { effectiveDefault: 'sni' }),
+    json_max_connections_pattern: key.string('Path of the connection limit in each element.', { effectiveDefault: 'max_connections' }),
+  }),
+  prepare(wire: DiscoveryWire, fail: Fail): void {
+    if (wire.json === undefined || wire.json.json_endpoint === '') fail('json_endpoint', 'json_endpoint is required for json discovery');
+  },
   defaultTimeoutMs: DEFAULT_TIMEOUT_MS.http,
   retryWaitMs: DEFAULT_RETRY_WAIT_MS,
   parse(wire, path) {

@@ -16,13 +16,16 @@
  * (`POST /1.0/certificates`) when the server says the client is untrusted. Generating client
  * certificates (`lxd_generate_client_certs`) is not done: create them with `lxc` or openssl.
  */
+import type { DiscoveryWire } from '../config/types.js';
+import { key } from '../core/keys.js';
+import { z } from 'zod';
 import { access, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { BackendSpec } from '../core/backend.js';
 import { ConfigError } from '../core/errors.js';
 import { type HttpRequestOptions, type HttpTls, httpRequest } from './http.js';
-import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind, type FetchContext } from './types.js';
+import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind, type Fail, type FetchContext } from './types.js';
 import { bracketHost, requireGroup } from './util.js';
 
 export interface LxdSettings {
@@ -65,6 +68,38 @@ function expandPath(p: string): string {
 
 export const lxdKind: DiscoveryKind<LxdSettings> = {
   kind: 'lxd',
+  schema: z.object({
+    lxd_server_address: key.string('LXD API: `unix:///var/lib/lxd/unix.socket` or `https://host:8443`.'),
+    lxd_server_remote_name: key.string('Remote name in the lxc client config.', { effectiveDefault: 'local' }),
+    lxd_server_remote_password: key.string('Trust password to register the client certificate (redacted in the API echo).'),
+    lxd_config_directory: key.string('Directory of `client.crt` / `client.key`.', { effectiveDefault: '$HOME/.config/lxc' }),
+    lxd_generate_client_certs: key.bool('Generate client certificates (not supported: the existing ones are used).'),
+    lxd_accept_server_cert: key.bool('Accept the server certificate without verification.'),
+    lxd_container_label_key: key.string('Only containers with this config key...'),
+    lxd_container_label_value: key.string('...set to this value.'),
+    lxd_container_port: key.int('Backend port.'),
+    lxd_container_port_key: key.string('Container config key holding the backend port.'),
+    lxd_container_interface: key.string('Network interface whose address is the backend host.', { effectiveDefault: 'eth0' }),
+    lxd_container_interface_key: key.string('Container config key naming the interface.'),
+    lxd_container_sni_key: key.string('Container config key holding the SNI name.'),
+    lxd_container_address_type: key.string('`IPv4` or `IPv6`.', { effectiveDefault: 'IPv4' }),
+  }),
+  prepare(wire: DiscoveryWire, fail: Fail): void {
+    // control-plane §2.11 step 20
+    const lxd = wire.lxd;
+    if (lxd === undefined || lxd.lxd_server_address === '') fail('lxd_server_address', 'lxd_server_address is required');
+    const addr = lxd.lxd_server_address;
+    if (!(addr.startsWith('https:') || addr.startsWith('unix:'))) {
+      fail('lxd_server_address', `lxd_server_address should start with either unix:// or https:// but got ${addr}`);
+    }
+    if (lxd.lxd_server_remote_name === '') lxd.lxd_server_remote_name = 'local';
+    if (lxd.lxd_config_directory === '') lxd.lxd_config_directory = `${process.env['HOME'] ?? ''}/.config/lxc`;
+    if (lxd.lxd_container_interface === '') lxd.lxd_container_interface = 'eth0';
+    if (lxd.lxd_container_address_type === '') lxd.lxd_container_address_type = 'IPv4';
+    else if (!['IPv4', 'IPv6'].includes(lxd.lxd_container_address_type)) {
+      fail('lxd_container_address_type', 'Invalid lxd_container_address_type. Must be IPv4 or IPv6');
+    }
+  },
   defaultTimeoutMs: DEFAULT_TIMEOUT_MS.http,
   retryWaitMs: DEFAULT_RETRY_WAIT_MS,
   parse(wire, path) {

@@ -7,14 +7,17 @@
  * config/go-regexp.ts (the same translator that validates it at load time). An invalid pattern
  * is a config error (GoBetween panicked at the first fetch, D23).
  */
+import type { DiscoveryWire } from '../config/types.js';
+import { key } from '../core/keys.js';
+import { z } from 'zod';
 import { compileGoRegexp } from '../config/go-regexp.js';
 import { type BackendSpec, backendSpec } from '../core/backend.js';
 import { parseBackendLine, parseUintField } from '../core/backend-line.js';
 import { ConfigError } from '../core/errors.js';
 import { httpGetText } from './http.js';
 import { proxyEnvFromProcess } from './proxy-env.js';
-import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind } from './types.js';
-import { checkHttpUrl, requireGroup, requireString } from './util.js';
+import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind, type Fail } from './types.js';
+import { checkHttpUrl, requireGroup, requireString, warnSkipped } from './util.js';
 
 export interface PlaintextSettings {
   readonly endpoint: string;
@@ -45,6 +48,24 @@ export function bodyLines(text: string): string[] {
 
 export const plaintextKind: DiscoveryKind<PlaintextSettings> = {
   kind: 'plaintext',
+  schema: z.object({
+    plaintext_endpoint: key.string('URL returning one backend per line.'),
+    plaintext_regex_pattern: key.string('Go regexp with named groups host, port, weight, priority, max_connections, sni (default: the backend line grammar).'),
+  }),
+  prepare(wire: DiscoveryWire, fail: Fail): void {
+    const p = wire.plaintext;
+    if (p === undefined || p.plaintext_endpoint === '') fail('plaintext_endpoint', 'plaintext_endpoint is required for plaintext discovery');
+    if (p.plaintext_regex_pattern !== '') {
+      try {
+        compileGoRegexp(p.plaintext_regex_pattern);
+      } catch (err) {
+        fail(
+          'plaintext_regex_pattern',
+          `plaintext_regex_pattern is not a valid regular expression: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    }
+  },
   defaultTimeoutMs: DEFAULT_TIMEOUT_MS.http,
   retryWaitMs: DEFAULT_RETRY_WAIT_MS,
   parse(wire, path) {
@@ -63,11 +84,13 @@ export const plaintextKind: DiscoveryKind<PlaintextSettings> = {
   async fetch(s, ctx) {
     const { text } = await httpGetText({ url: s.endpoint, signal: ctx.signal, proxyEnv: proxyEnvFromProcess() });
     const specs: BackendSpec[] = [];
+    const bad: string[] = [];
     for (const line of bodyLines(text)) {
       const spec = s.pattern === undefined ? parseBackendLine(line) : matchLine(s.pattern, line);
-      if (spec === undefined) ctx.log.warn(`Cant parse ${line}`);
+      if (spec === undefined) bad.push(line);
       else specs.push(spec);
     }
+    warnSkipped(ctx.log, bad);
     return specs;
   },
 };

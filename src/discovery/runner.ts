@@ -60,6 +60,8 @@ export class DiscoveryRunner<S = unknown> {
   /** Number of fetches started (tests and debugging). */
   fetches = 0;
   private attempted = false;
+  /** The last published backend set (see {@link backendSetKey}); undefined before the first. */
+  private lastSetKey: string | undefined;
 
   constructor(opts: DiscoveryRunnerOptions<S>) {
     this.opts = opts;
@@ -142,7 +144,12 @@ export class DiscoveryRunner<S = unknown> {
     this.inflight = undefined;
 
     if (specs !== undefined && failure === undefined) {
-      this.log.info(`${kind.kind} fetched ${specs.length} backend(s)`);
+      // Info only when the backend set changes (a steady source logs nothing at info per interval).
+      const key = backendSetKey(specs);
+      const text = `${kind.kind} fetched ${specs.length} backend(s)`;
+      if (key !== this.lastSetKey) this.log.info(text);
+      else this.log.debug(text);
+      this.lastSetKey = key;
       this.publish(specs);
       this.firstAttemptDone();
       if (this.isStopped()) return; // onResult may have stopped us
@@ -189,4 +196,12 @@ function aborted(signal: AbortSignal): Promise<never> {
     if (signal.aborted) fail();
     else signal.addEventListener('abort', fail, { once: true });
   });
+}
+
+/** An order-independent key of a backend set (every field of every spec). */
+function backendSetKey(specs: readonly BackendSpec[]): string {
+  return specs
+    .map((s) => JSON.stringify([s.host, s.port, s.weight, s.priority, s.maxConnections, s.sni]))
+    .sort()
+    .join('\n');
 }

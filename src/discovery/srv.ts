@@ -14,13 +14,16 @@
  * - `srv_lookup_server` may be a host name (resolved at every fetch through the system resolver);
  *   its port defaults to 53; a pattern without the final dot gets one (GoBetween failed every query).
  */
+import type { DiscoveryWire } from '../config/types.js';
+import { key } from '../core/keys.js';
+import { z } from 'zod';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Answer } from 'dns-packet';
 import type { BackendSpec } from '../core/backend.js';
 import { ConfigError } from '../core/errors.js';
 import { type DnsProtocol, type DnsQueryOptions, type DnsServer, dnsQuery, rcodeName } from './dns-client.js';
-import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind, type FetchContext } from './types.js';
+import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind, type Fail, type FetchContext } from './types.js';
 import { requireGroup, requireString, splitHostPort, throwIfAborted } from './util.js';
 
 export interface SrvSettings {
@@ -186,6 +189,21 @@ async function resolveTarget(target: string, q: DnsQueryOptions): Promise<string
 
 export const srvKind: DiscoveryKind<SrvSettings> = {
   kind: 'srv',
+  schema: z.object({
+    srv_lookup_server: key.string('DNS server to ask, `host[:port]` (port 53 when omitted).'),
+    srv_lookup_pattern: key.string('SRV name to query, e.g. `_http._tcp.service.example.` (the final dot is added).'),
+    srv_dns_protocol: key.string('DNS transport: `udp` or `tcp`.', { effectiveDefault: 'udp' }),
+  }),
+  prepare(wire: DiscoveryWire, fail: Fail): void {
+    // control-plane §2.11 step 19 (and the Q-5 crash fix when no srv key was given)
+    const srv = wire.srv;
+    if (srv === undefined) fail('srv_lookup_server', 'srv_lookup_server is required for srv discovery');
+    if (srv.srv_dns_protocol === '') srv.srv_dns_protocol = 'udp';
+    else if (!['udp', 'tcp'].includes(srv.srv_dns_protocol)) {
+      fail('srv_dns_protocol', `Not supported srv_dns_protocol ${srv.srv_dns_protocol}`);
+    }
+    if (srv.srv_lookup_server === '') fail('srv_lookup_server', 'srv_lookup_server is required for srv discovery');
+  },
   defaultTimeoutMs: DEFAULT_TIMEOUT_MS.srv,
   retryWaitMs: DEFAULT_RETRY_WAIT_MS,
   parse: parseSrv,

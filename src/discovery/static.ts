@@ -2,10 +2,13 @@
  * `static`: the backends are `static_list`, each entry in the backend line grammar. Unparsable
  * entries are logged (`Cant parse <line>`) and skipped; the fetch never fails and runs once.
  */
+import type { DiscoveryWire } from '../config/types.js';
+import { key } from '../core/keys.js';
+import { z } from 'zod';
 import type { BackendSpec } from '../core/backend.js';
 import { parseBackendLine } from '../core/backend-line.js';
-import type { DiscoveryKind } from './types.js';
-import { requireGroup } from './util.js';
+import type { DiscoveryKind, Fail } from './types.js';
+import { requireGroup, warnSkipped } from './util.js';
 
 export interface StaticSettings {
   readonly specs: readonly BackendSpec[];
@@ -14,6 +17,13 @@ export interface StaticSettings {
 
 export const staticKind: DiscoveryKind<StaticSettings> = {
   kind: 'static',
+  schema: z.object({
+    static_list: key.strings('Backends, one `host:port[ weight=N][ priority=N][ max_connections=N][ sni=NAME]` line each.'),
+  }),
+  prepare(wire: DiscoveryWire, fail: Fail): void {
+    // Q-5 fix: GoBetween crashes on `kind = "static"` without `static_list`.
+    if (wire.static === undefined) fail('static_list', 'static_list is required for static discovery');
+  },
   defaultTimeoutMs: 0,
   retryWaitMs: 0,
   oneShot: true,
@@ -29,7 +39,7 @@ export const staticKind: DiscoveryKind<StaticSettings> = {
     return Object.freeze({ specs: Object.freeze(specs), bad: Object.freeze(bad) });
   },
   fetch(settings, ctx) {
-    for (const line of settings.bad) ctx.log.warn(`Cant parse ${line}`);
+    warnSkipped(ctx.log, settings.bad);
     return Promise.resolve([...settings.specs]);
   },
 };

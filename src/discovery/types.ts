@@ -5,7 +5,14 @@
  */
 import type { DiscoveryWire } from '../config/types.js';
 import type { BackendSpec } from '../core/backend.js';
+import type { KeyGroupSchema } from '../core/keys.js';
 import type { Logger } from '../core/log.js';
+
+/**
+ * Fails validation: `key` is relative to the section (`srv_lookup_server` →
+ * `servers.NAME.discovery.srv_lookup_server`), `message` is the user-facing text.
+ */
+export type Fail = (key: string, message: string) => never;
 
 /** What one fetch gets besides its settings. */
 export interface FetchContext {
@@ -31,6 +38,20 @@ export interface DiscoveryKind<S = unknown> {
   readonly retryWaitMs: number;
   /** The list never changes (static): fetched once whatever the interval, no warning. */
   readonly oneShot?: boolean;
+  /**
+   * The kind's own keys (its key group, named after the kind), built with `key.*()` from
+   * core/keys.ts, in GoBetween's output order. The decoder, the echo/`/dump` and the
+   * configuration reference all read them from here.
+   */
+  readonly schema?: KeyGroupSchema;
+  /** Other spellings read as one of the kind's keys (each read is warned about). */
+  readonly aliases?: Readonly<Record<string, string>>;
+  /**
+   * GoBetween's validation of the kind's keys, at its place in the order of control-plane §2.11
+   * (after the common discovery keys): fills defaults into the (copied) wire in place, so they
+   * show in the echo, and fails with GoBetween's texts. Runs before `parse`.
+   */
+  prepare?(wire: DiscoveryWire, fail: Fail): void;
   /** Validates the kind's key group; throws ConfigError naming the key (`<path>.srv_lookup_server`). */
   parse(wire: DiscoveryWire, path: string): S;
   /** Reads the source once. Rejects on failure; must honour `ctx.signal`. */

@@ -2,6 +2,8 @@
 import { isIPv6 } from 'node:net';
 import type { DiscoveryWire } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { logText } from '../core/text.js';
 
 type Groups = Required<Omit<DiscoveryWire, 'kind' | 'failpolicy' | 'interval' | 'timeout'>>;
 
@@ -70,3 +72,24 @@ export function checkHttpUrl(value: string, path: string, key: string): string {
   return value;
 }
 
+
+/**
+ * Reports the lines of one fetch that did not parse: one warning per fetch, never one per line
+ * (a hostile source could otherwise write hundreds of lines per interval). One bad line keeps
+ * GoBetween's text (`Cant parse <line>`); more give `N lines skipped, first: Cant parse <line>`.
+ * Lines are escaped and capped.
+ */
+export function warnSkipped(log: Logger, bad: readonly string[]): void {
+  const first = bad[0];
+  if (first === undefined) return;
+  const text = `Cant parse ${logText(first)}`;
+  log.warn(bad.length === 1 ? text : `${bad.length} lines skipped, first: ${text}`);
+}
+
+/**
+ * The key group of a kind whose group type is declared in the kind's own file (not in
+ * config/types.ts): the decoder stores it under the kind's name, zero-filled from its schema.
+ */
+export function groupOf<G>(wire: DiscoveryWire, kind: string): G | undefined {
+  return (wire as unknown as Record<string, G | undefined>)[kind];
+}

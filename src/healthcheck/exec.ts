@@ -20,7 +20,10 @@
  */
 import { ConfigError } from '../core/errors.js';
 import { runProgram } from '../core/run.js';
-import type { HealthcheckKind } from './types.js';
+import type { Fail, HealthcheckKind } from './types.js';
+import type { HealthcheckWire } from '../config/types.js';
+import { key } from '../core/keys.js';
+import { z } from 'zod';
 import { abortReason, socketError } from './util.js';
 
 export interface ExecSettings {
@@ -38,6 +41,15 @@ function quote(out: Buffer): string {
 
 export const execKind: HealthcheckKind<ExecSettings> = {
   kind: 'exec',
+  schema: z.object({
+    exec_command: key.string('Program to run (no shell); it gets the backend host and port as arguments.'),
+    exec_expected_positive_output: key.string('Output meaning healthy (empty: exit 0 with no output is healthy).'),
+    exec_expected_negative_output: key.string('Output meaning unhealthy.'),
+  }),
+  prepare(wire: HealthcheckWire, fail: Fail): void {
+    // crash fix (control-plane §2.13): GoBetween panics at the first check without the command
+    if (wire.exec === undefined || wire.exec.exec_command === '') fail('exec_command', 'exec_command is required for exec healthcheck');
+  },
 
   parse(wire, path) {
     const g = wire.exec;

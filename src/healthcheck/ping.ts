@@ -12,6 +12,7 @@ export type PingSettings = Readonly<Record<string, never>>;
 
 export const pingKind: HealthcheckKind<PingSettings> = {
   kind: 'ping',
+  tcpOnly: true,
 
   parse(_wire, path, ctx) {
     if (ctx.protocol === 'udp') {

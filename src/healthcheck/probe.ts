@@ -29,7 +29,11 @@ import { ConfigError, errorMessage } from '../core/errors.js';
 import type { BackendsTlsWire } from '../config/types.js';
 import { unescapeGo } from '../config/go-string.js';
 import { compileGoRegexp } from '../config/go-regexp.js';
-import type { CheckResult, CheckTarget, HealthcheckKind } from './types.js';
+import type { CheckResult, CheckTarget, Fail, HealthcheckKind } from './types.js';
+import type { HealthcheckWire } from '../config/types.js';
+import { goStringError } from '../config/go-string.js';
+import { key } from '../core/keys.js';
+import { z } from 'zod';
 import { abortReason, socketError } from './util.js';
 
 export interface ProbeSettings {
@@ -83,6 +87,39 @@ function tlsOptions(bt: BackendsTlsWire | null, path: string): ConnectionOptions
 
 export const probeKind: HealthcheckKind<ProbeSettings> = {
   kind: 'probe',
+  schema: z.object({
+    probe_protocol: key.string('`tcp`, `udp` or `tls` (the TLS probe uses the server\'s `backends_tls`).'),
+    probe_strategy: key.string('`starts_with` or `regexp`.', { effectiveDefault: 'starts_with' }),
+    probe_send: key.string('Bytes to send, with Go string escapes (`\\n`, `\\x00`).'),
+    probe_recv: key.string('Expected reply: a prefix (starts_with) or a Go regexp (regexp).'),
+    probe_recv_len: key.int('Bytes to read before matching (regexp strategy only).'),
+  }),
+  prepare(wire: HealthcheckWire, fail: Fail): void {
+    // control-plane §2.11 step 8, in GoBetween's order
+    const probe = wire.probe;
+    if (probe === undefined) return fail('', 'probe healthcheck requires probe_protocol, probe_send and probe_recv');
+    if (!['tcp', 'udp', 'tls'].includes(probe.probe_protocol)) fail('probe_protocol', 'Unsupported probe_protocol');
+    if (probe.probe_send === '' || probe.probe_recv === '') {
+      fail(probe.probe_send === '' ? 'probe_send' : 'probe_recv', 'probe healthcheck should have both probe_send and probe_recv specified');
+    }
+    if (probe.probe_strategy === '') probe.probe_strategy = 'starts_with';
+    const sendErr = goStringError(probe.probe_send);
+    if (sendErr !== undefined) fail('probe_send', `probe_send has invalid syntax ${sendErr}`);
+    if (probe.probe_strategy === 'starts_with') {
+      if (probe.probe_recv_len > 0) fail('probe_recv_len', "probe_recv_len is redundant for 'starts_with' strategy");
+      const recvErr = goStringError(probe.probe_recv);
+      if (recvErr !== undefined) fail('probe_recv', `probe_recv has invalid syntax ${recvErr}`);
+    } else if (probe.probe_strategy === 'regexp') {
+      if (probe.probe_recv_len <= 0) fail('probe_recv_len', 'probe_recv_len required');
+      try {
+        compileGoRegexp(probe.probe_recv);
+      } catch (err) {
+        fail('probe_recv', `probe_recv has invalid syntax ${err instanceof Error ? err.message : String(err)}`);
+      }
+    } else {
+      fail('probe_strategy', `Unsupported probe_strategy ${probe.probe_strategy}`);
+    }
+  },
 
   parse(wire, path, ctx) {
     const g = wire.probe;

@@ -22,11 +22,23 @@ import type { Backend } from '../core/backend.js';
 import { mathRandom, systemClock, type Clock, type Random } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { logText } from '../core/text.js';
 import { INITIAL_STATE, nextState, type HysteresisState } from './hysteresis.js';
 import type { ActiveHealthcheck, CheckResult, CheckTarget, CompiledHealthcheck, HealthTargetPool } from './types.js';
 
 /** Upper bound of the random delay of a worker's first check. */
 export const MAX_FIRST_CHECK_SPREAD_MS = 1000;
+
+/** Timer functions, injectable for tests (a fake clock); handles must support unref(). */
+export interface SchedulerTimers {
+  setTimeout(fn: () => void, ms: number): { unref(): unknown };
+  clearTimeout(handle: { unref(): unknown }): void;
+}
+
+const realTimers: SchedulerTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
 
 export interface SchedulerOptions {
   readonly serverName: string;
@@ -34,6 +46,8 @@ export interface SchedulerOptions {
   readonly log: Logger;
   readonly clock?: Clock;
   readonly random?: Random;
+  /** Timers (tests pass a fake clock's, together with a matching `clock`). */
+  readonly timers?: SchedulerTimers;
 }
 
 export interface HealthcheckHandle {
@@ -49,8 +63,8 @@ const MAX_TIMER_MS = 2_147_483_647;
 class Worker {
   private state: HysteresisState = INITIAL_STATE;
   private stopped = false;
-  private timer: NodeJS.Timeout | undefined;
-  private deadline: NodeJS.Timeout | undefined;
+  private timer: { unref(): unknown } | undefined;
+  private deadline: { unref(): unknown } | undefined;
   private abort: AbortController | undefined;
   /** Start time of the first check: checks run on the grid firstStart + k * interval. */
   private firstStart = -1;
@@ -74,8 +88,9 @@ class Worker {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    if (this.deadline !== undefined) clearTimeout(this.deadline);
+    const { timers } = this.scheduler;
+    if (this.timer !== undefined) timers.clearTimeout(this.timer);
+    if (this.deadline !== undefined) timers.clearTimeout(this.deadline);
     this.timer = undefined;
     this.deadline = undefined;
     this.abort?.abort(new Error('health check stopped'));
@@ -84,7 +99,7 @@ class Worker {
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => this.runCheck(), Math.min(MAX_TIMER_MS, Math.max(0, delayMs)));
+    this.timer = this.scheduler.timers.setTimeout(() => this.runCheck(), Math.min(MAX_TIMER_MS, Math.max(0, delayMs)));
     this.timer.unref();
   }
 
@@ -101,13 +116,13 @@ class Worker {
     const finish = (result: CheckResult): void => {
       if (settled) return;
       settled = true;
-      if (this.deadline !== undefined) clearTimeout(this.deadline);
+      if (this.deadline !== undefined) this.scheduler.timers.clearTimeout(this.deadline);
       this.deadline = undefined;
       if (!this.stopped) this.apply(result);
     };
 
     const timeoutMs = this.cfg.timeoutMs;
-    this.deadline = setTimeout(() => {
+    this.deadline = this.scheduler.timers.setTimeout(() => {
       this.deadline = undefined;
       finish({ status: 'unhealthy', reason: `timeout after ${timeoutMs}ms` });
       ac.abort(new Error('health check timeout'));
@@ -144,7 +159,7 @@ class Worker {
     this.state = after;
     const { log, serverName, pool } = this.scheduler;
     if (result.status === 'unchanged') {
-      log.warn(`backend ${this.backend.key} of server ${serverName}: ${result.reason}; live state unchanged`);
+      log.warn(`backend ${this.backend.key} of server ${serverName}: ${logText(result.reason)}; live state unchanged`);
       return;
     }
     if (after.confirmed === before.confirmed || after.confirmed === 'initial') {
@@ -159,7 +174,7 @@ class Worker {
       const n = live ? this.cfg.passes : this.cfg.fails;
       const what = live ? (n === 1 ? 'success' : 'successes') : n === 1 ? 'failure' : 'failures';
       log.info(
-        `backend ${this.backend.key} of server ${serverName}: ${wasLive ? 'live' : 'dead'} -> ${live ? 'live' : 'dead'} (${n} consecutive ${what}: ${result.reason})`,
+        `backend ${this.backend.key} of server ${serverName}: ${wasLive ? 'live' : 'dead'} -> ${live ? 'live' : 'dead'} (${n} consecutive ${what}: ${logText(result.reason)})`,
       );
     }
   }
@@ -167,6 +182,7 @@ class Worker {
 
 class Scheduler {
   readonly clock: Clock;
+  readonly timers: SchedulerTimers;
   readonly random: Random;
   readonly log: Logger;
   readonly serverName: string;
@@ -177,6 +193,7 @@ class Scheduler {
 
   constructor(private readonly cfg: ActiveHealthcheck, opts: SchedulerOptions) {
     this.clock = opts.clock ?? systemClock;
+    this.timers = opts.timers ?? realTimers;
     this.random = opts.random ?? mathRandom;
     this.serverName = opts.serverName;
     this.pool = opts.pool;

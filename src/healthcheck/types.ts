@@ -5,6 +5,7 @@
  * one target (`check`), honouring the abort signal.
  */
 import type { Backend } from '../core/backend.js';
+import type { KeyGroupSchema } from '../core/keys.js';
 import type { BackendsTlsWire, HealthcheckWire } from '../config/types.js';
 import type { HealthStatus } from './hysteresis.js';
 
@@ -36,8 +37,20 @@ export interface ParseContext {
   readonly backendsTls: BackendsTlsWire | null;
 }
 
+/** Fails validation: `key` is relative to `healthcheck` (`probe_send`), '' = the section itself. */
+export type Fail = (key: string, message: string) => never;
+
 export interface HealthcheckKind<S = unknown> {
   readonly kind: string;
+  /** The kind's own keys (its key group, named after the kind), built with `key.*()`; none for ping. */
+  readonly schema?: KeyGroupSchema;
+  /** The kind cannot check a udp server (GoBetween: `Cant use <kind> healthcheck with udp server`). */
+  readonly tcpOnly?: boolean;
+  /**
+   * GoBetween's validation of the kind's keys at its place in control-plane §2.11 (step 8): fills
+   * defaults into the (copied) wire in place and fails with GoBetween's texts. Runs before `parse`.
+   */
+  prepare?(wire: HealthcheckWire, fail: Fail): void;
   /** Validates the kind's keys and builds frozen settings; throws ConfigError naming the key path. */
   parse(wire: HealthcheckWire, path: string, ctx: ParseContext): S;
   /**

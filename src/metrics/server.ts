@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { errorMessage } from '../core/errors.js';
+import { METRICS_LIMITS, applyHttpLimits, finishUnreadBody, httpServerOptions, type HttpLimits } from '../core/http-limits.js';
 import { closeServer, listenOn, resolveBind } from '../core/listen.js';
 import type { Logger } from '../core/log.js';
 
@@ -16,6 +17,8 @@ export interface MetricsServerOptions {
   readonly bind: string;
   readonly registry: Registry;
   readonly log: Logger;
+  /** Header/keep-alive timeouts and the connection cap; {@link METRICS_LIMITS} by default. */
+  readonly limits?: HttpLimits;
 }
 
 export interface MetricsServer {
@@ -78,19 +81,22 @@ async function handle(
 export async function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
   const { log, registry } = opts;
   const own = handlerMetrics(registry);
-  const server = createServer((req, res) => {
+  const limits = opts.limits ?? METRICS_LIMITS;
+  const server = createServer(httpServerOptions(limits), (req, res) => {
+    finishUnreadBody(req, res);
     handle(registry, own, req, res, log).catch((err: unknown) => {
       log.error({ err }, 'metrics handler failed');
       res.destroy();
     });
   });
+  applyHttpLimits(server, limits);
   let bound: AddressInfo | undefined;
   try {
     bound = await listenOn(server, await resolveBind(opts.bind, { defaultPort: 80 }));
     log.info(`Starting up Metrics server ${opts.bind}`);
     server.on('error', (err) => log.error({ err }, 'metrics listener error'));
   } catch (err) {
-    log.error(`Failed to listen and serve prometeus metrics endpoint: ${errorMessage(err)}`);
+    log.error(`metrics.bind: Failed to listen and serve prometeus metrics endpoint: ${errorMessage(err)}`);
   }
   return {
     close: () => closeServer(server),

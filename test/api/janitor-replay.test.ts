@@ -136,11 +136,13 @@ describe('OpenSVC janitor replay against the CLI', () => {
     const echoed = (await servers())[NAME];
     assert.ok(echoed !== undefined);
     assert.ok(janitorEqual(desired, echoed), `echo equals the janitor's body: ${JSON.stringify(echoed)}`);
-    assert.equal(String(echoed['bind']).endsWith(`:${String(desired['bind']).split(':')[1]}`), true);
+    const desiredBind = typeof desired['bind'] === 'string' ? desired['bind'] : '';
+    const echoedBind = typeof echoed['bind'] === 'string' ? echoed['bind'] : '';
+    assert.equal(echoedBind.endsWith(`:${desiredBind.split(':')[1]}`), true);
     assert.equal(await reconcile(), false, 'second pass finds it equal: no DELETE/POST churn');
 
     // SRV discovery through the test DNS server (TCP), then traffic to the discovered backend.
-    const bindPort = Number(String(desired['bind']).split(':')[1]);
+    const bindPort = Number(desiredBind.split(':')[1]);
     const end = Date.now() + 8000;
     let reply = '';
     while (Date.now() < end) {

@@ -241,7 +241,7 @@ describe('REST API routes (fake manager)', () => {
     assert.equal(json.acme, null);
     await h.manager.delete('d');
     r = await req(h.port, '/dump?format=json');
-    assert.deepEqual(JSON.parse(r.body).servers, {});
+    assert.deepEqual((JSON.parse(r.body) as { servers: unknown }).servers, {});
     r = await req(h.port, '/dump?format=xml');
     assert.equal(r.status, 500);
     isJsonReply(r);
@@ -284,9 +284,9 @@ describe('REST API routes (fake manager)', () => {
   it('server names: any segment without "/" (janitor names, percent-escapes decoded)', async () => {
     h.manager.add('_80_svc-web.1', minimalServer('127.0.0.1:3011'));
     let r = await req(h.port, '/servers/_80_svc-web.1');
-    assert.equal(JSON.parse(r.body).bind, '127.0.0.1:3011');
+    assert.equal((JSON.parse(r.body) as { bind: unknown }).bind, '127.0.0.1:3011');
     r = await req(h.port, '/servers/%5F80_svc-web.1');
-    assert.equal(JSON.parse(r.body).bind, '127.0.0.1:3011');
+    assert.equal((JSON.parse(r.body) as { bind: unknown }).bind, '127.0.0.1:3011');
     r = await req(h.port, '/servers/%zz');
     assert.equal(r.status, 400);
     await h.manager.delete('_80_svc-web.1');

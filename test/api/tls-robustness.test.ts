@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startApi } from '../../src/api/server.js';
 import type { ApiWire } from '../../src/config/types.js';
+import { StartError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
 import { FakeManager } from '../metrics/fake-manager.js';
 import { req } from './http.js';
@@ -65,7 +66,12 @@ describe('API over HTTPS', { skip: !hasOpenssl() && 'openssl not installed' }, (
       } finally {
         await api.close();
       }
-      await assert.rejects(start({ tls: { cert_path: join(dir, 'missing.pem'), key_path: key } }), /ENOENT/);
+      // Go's text, naming the key (issue 12)
+      await assert.rejects(start({ tls: { cert_path: join(dir, 'missing.pem'), key_path: key } }), (err: unknown) => {
+        assert.ok(err instanceof StartError);
+        assert.equal(err.describe(), `api.tls.cert_path: open ${join(dir, 'missing.pem')}: no such file or directory`);
+        return true;
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

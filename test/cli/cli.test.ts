@@ -8,6 +8,8 @@ import net from 'node:net';
 import { after, test } from 'node:test';
 import { VERSION } from '../../src/version.js';
 import { ROOT, echoBackend, freePort, request, runCli, tempDir } from '../helpers/cli.js';
+import { freePort as freeLowPort } from '../api/ports.js';
+import { waitFor } from '../helpers/wait.js';
 
 const dir = tempDir('tsb-cli-');
 after(() => dir.remove());
@@ -57,9 +59,9 @@ test('unsupported feature is refused by name', async () => {
   assert.match(r.stderr(), /servers\.u\.protocol: not supported yet: udp protocol/);
 });
 
-test('GOBETWEEN env together with arguments exits 1', async () => {
+test('GOBETWEEN env together with arguments is a usage error: exit 2 (GoBetween: 1)', async () => {
   const r = runCli(['-v'], { env: { GOBETWEEN: '["-v"]' } });
-  assert.equal(await r.exited, 1);
+  assert.equal(await r.exited, 2);
   assert.match(r.stderr(), /only one allowed/);
   const ok = runCli([], { env: { GOBETWEEN: '["-v"]' } });
   assert.equal(await ok.exited, 0);
@@ -165,30 +167,42 @@ test('the package executables: npx tsbetween and npx gobetween (built dist/)', a
     const { stdout } = await run('npx', ['--no-install', bin, '-v'], { cwd: ROOT, env: { ...process.env, GOBETWEEN: '' }, timeout: 30_000 });
     assert.equal(stdout, `${VERSION}\n`, bin);
   }
-  // and -c FILE serves: start the built binary on a config, then stop it
+  // and -c FILE serves: start the built binary on a config, then stop it. The port is picked
+  // free and may be taken by another test before the program binds it: then start again on
+  // another port (the program exits 1 naming the bind), and wait for the program's own log line,
+  // not a fixed number of polls.
   const backend = await echoBackend('npx');
-  const port = await freePort();
-  const file = dir.write('npx.toml', `[servers.n]\nbind = "127.0.0.1:${port}"\n[servers.n.discovery]\nkind = "static"\nstatic_list = ["127.0.0.1:${backend.port}"]\n`);
   const { spawn } = await import('node:child_process');
-  // npx runs the program as a grandchild: give it its own process group and stop the group.
-  const child = spawn('npx', ['--no-install', 'gobetween', '-c', file], { cwd: ROOT, env: { ...process.env, GOBETWEEN: '' }, stdio: 'ignore', detached: true });
   try {
-    let reply = '';
-    for (let i = 0; i < 100 && reply === ''; i++) {
-      reply = await request(port, 'x').catch(() => '');
-      if (reply === '') await new Promise((res) => setTimeout(res, 100));
+    let served = false;
+    for (let attempt = 0; attempt < 5 && !served; attempt++) {
+      const port = await freeLowPort();
+      const file = dir.write('npx.toml', `[servers.n]\nbind = "127.0.0.1:${port}"\n[servers.n.discovery]\nkind = "static"\nstatic_list = ["127.0.0.1:${backend.port}"]\n`);
+      // npx runs the program as a grandchild: give it its own process group and stop the group.
+      const child = spawn('npx', ['--no-install', 'gobetween', '-c', file], { cwd: ROOT, env: { ...process.env, GOBETWEEN: '' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+      child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d; });
+      const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+      let gone = false;
+      void exited.then(() => { gone = true; });
+      try {
+        await waitFor(() => gone || /Initialized/.test(out), 30_000, 'the program to start');
+        if (gone) {
+          assert.match(out, /address already in use/, out); // lost the port race: try another
+          continue;
+        }
+        assert.equal(await request(port, 'x'), 'npx:x');
+        served = true;
+      } finally {
+        if (!gone && child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+        await exited;
+      }
+      // the program itself closed its listener on SIGTERM
+      await waitFor(async () => !(await request(port, 'y', '127.0.0.1', 500).then(() => true, () => false)), 10_000, 'the listener to close');
     }
-    assert.equal(reply, 'npx:x');
+    assert.ok(served, 'served through the npx executable');
   } finally {
-    const exited = new Promise((res) => child.once('exit', res));
-    if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
-    await exited;
-    // the program itself closes its listener on SIGTERM
-    for (let i = 0; i < 50; i++) {
-      const open = await request(port, 'y', '127.0.0.1', 500).then(() => true, () => false);
-      if (!open) break;
-      await new Promise((res) => setTimeout(res, 100));
-    }
     await backend.close();
   }
 });

@@ -46,7 +46,9 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   discovery: ['core', 'config'],
   healthcheck: ['core', 'config'],
   data: ['core', 'balance', 'config'],
-  config: ['core'],
+  // The config edge asks the registries for each kind's key schema and validation (DESIGN rule 1);
+  // the kinds see only config's wire types and Go-syntax helpers, so there is no file cycle.
+  config: ['core', 'discovery', 'healthcheck', 'balance'],
   control: ['core', 'config', 'balance', 'discovery', 'healthcheck', 'data'],
   metrics: ['core', 'control', 'config'],
   api: ['core', 'control', 'config', 'metrics'],

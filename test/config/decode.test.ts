@@ -349,7 +349,7 @@ test('server names are map keys: any string, including __proto__', () => {
   assert.deepEqual(Object.keys(servers), ['__proto__', 'a.b']);
   assert.equal(Object.getPrototypeOf(servers), Object.prototype);
   assert.equal(servers['a.b']?.bind, ':2');
-  assert.equal(Object.getOwnPropertyDescriptor(servers, '__proto__')?.value.bind, ':1');
+  assert.equal((Object.getOwnPropertyDescriptor(servers, '__proto__')?.value as { bind?: unknown } | undefined)?.bind, ':1');
 });
 
 test('the last of two spellings of a key wins', () => {

@@ -1,14 +1,15 @@
 /** Shared helpers of the discovery tests: wire builders, a capturing logger, polling, servers. */
 import http from 'node:http';
 import https from 'node:https';
-import type net from 'node:net';
-import { Writable } from 'node:stream';
-import pino from 'pino';
+import { captureLogger } from '../helpers/log.js';
+import { listenLoopback } from '../helpers/net.js';
 import type {
   ConsulGroup, DiscoveryWire, DockerGroup, JsonGroup, LxdGroup, PlaintextGroup, SrvGroup,
 } from '../../src/config/types.js';
 import type { BackendSpec } from '../../src/core/backend.js';
 import type { Logger } from '../../src/core/log.js';
+export { waitFor, sleep } from '../helpers/wait.js';
+export { captureLogger, listenLoopback };
 
 export function discoveryWire(kind: string, extra: Partial<DiscoveryWire> = {}): DiscoveryWire {
   return { kind, failpolicy: 'keeplast', interval: '0', timeout: '0', ...extra };
@@ -54,32 +55,8 @@ export function lxdGroup(g: Partial<LxdGroup>): LxdGroup {
   };
 }
 
-/** A logger that keeps every record (level label + msg) in memory. */
-export function captureLogger(): { log: Logger; lines: { level: number; msg: string; server?: string; name?: string }[] } {
-  const lines: { level: number; msg: string; server?: string; name?: string }[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) {
-        if (l !== '') lines.push(JSON.parse(l) as { level: number; msg: string });
-      }
-      cb();
-    },
-  });
-  return { log: pino({ level: 'debug', base: null }, sink), lines };
-}
 
-/** Polls `cond` every 10 ms (a ref'd timer keeps the test alive) until true or the deadline. */
-export async function waitFor(cond: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 /** Records every onResult call. */
 export function recorder(): { onResult: (s: BackendSpec[]) => void; results: BackendSpec[][]; last: () => BackendSpec[] | undefined } {
@@ -96,30 +73,6 @@ export function keys(specs: readonly BackendSpec[] | undefined): string[] {
   return (specs ?? []).map((s) => `${s.host}:${s.port}`).sort();
 }
 
-/**
- * Listens on 127.0.0.1 at a random port below the ephemeral range: on a machine busy with other
- * loopback load, `listen(0)` itself can fail with EADDRINUSE when ephemeral ports run out.
- */
-export async function listenLoopback(server: net.Server): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    const ok = await new Promise<boolean>((resolve) => {
-      const onError = (): void => {
-        server.off('listening', onListening);
-        resolve(false);
-      };
-      const onListening = (): void => {
-        server.off('error', onError);
-        resolve(true);
-      };
-      server.once('error', onError);
-      server.once('listening', onListening);
-      server.listen(port, '127.0.0.1');
-    });
-    if (ok) return port;
-    if (attempt > 50) throw new Error('no free loopback port');
-  }
-}
 
 export interface TestHttpServer {
   /** `http://127.0.0.1:<port>` (or the socket path for unix servers). */

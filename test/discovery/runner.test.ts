@@ -4,6 +4,7 @@ import { type BackendSpec, backendSpec } from '../../src/core/backend.js';
 import { DiscoveryRunner } from '../../src/discovery/runner.js';
 import type { DiscoveryKind, FailPolicy, FetchContext } from '../../src/discovery/types.js';
 import { captureLogger, keys, recorder, sleep, waitFor } from './helpers.js';
+import { FakeTimers } from '../helpers/fake-timers.js';
 
 type FetchFn = (ctx: FetchContext, n: number) => Promise<BackendSpec[]>;
 
@@ -31,7 +32,7 @@ function fakeKind(fetch: FetchFn, extra: Partial<DiscoveryKind<null>> = {}): Dis
   return k;
 }
 
-function runner(kind: DiscoveryKind<null>, o: { interval?: number; timeout?: number; failpolicy?: FailPolicy; retry?: number } = {}) {
+function runner(kind: DiscoveryKind<null>, o: { interval?: number; timeout?: number; failpolicy?: FailPolicy; retry?: number; timers?: FakeTimers } = {}) {
   const rec = recorder();
   const cap = captureLogger();
   const r = new DiscoveryRunner({
@@ -44,6 +45,7 @@ function runner(kind: DiscoveryKind<null>, o: { interval?: number; timeout?: num
     onResult: rec.onResult,
     log: cap.log,
     ...(o.retry !== undefined ? { retryWaitMs: o.retry } : {}),
+    ...(o.timers !== undefined ? { timers: o.timers } : {}),
   });
   return { r, rec, cap };
 }
@@ -53,11 +55,14 @@ const B = backendSpec('127.0.0.1', '1002');
 
 test('first fetch is deferred, then interval 0 stops after the first success with a warning', async () => {
   const kind = fakeKind(async () => [A]);
-  const { r, rec, cap } = runner(kind);
+  const timers = new FakeTimers();
+  const { r, rec, cap } = runner(kind, { timers });
   r.start();
   assert.equal(kind.calls, 0, 'start() must not fetch synchronously');
-  await waitFor(() => rec.results.length === 1);
-  await sleep(100);
+  await timers.advance(0);
+  assert.equal(rec.results.length, 1);
+  await timers.advance(60_000);
+  assert.equal(timers.size, 0, 'nothing scheduled any more');
   assert.equal(kind.calls, 1);
   assert.equal(r.state, 'done');
   assert.deepEqual(keys(rec.last()), ['127.0.0.1:1001']);
@@ -68,10 +73,12 @@ test('first fetch is deferred, then interval 0 stops after the first success wit
 
 test('one-shot kinds (static) do not warn about interval 0', async () => {
   const kind = fakeKind(async () => [A], { oneShot: true });
-  const { r, rec, cap } = runner(kind, { interval: 50 });
+  const timers = new FakeTimers();
+  const { r, rec, cap } = runner(kind, { interval: 50, timers });
   r.start();
-  await waitFor(() => rec.results.length === 1);
-  await sleep(120);
+  await timers.advance(0);
+  assert.equal(rec.results.length, 1);
+  await timers.advance(10 * 50);
   assert.equal(kind.calls, 1);
   assert.ok(!cap.lines.some((l) => /never refreshed/.test(l.msg)));
   r.stop();
@@ -168,13 +175,15 @@ test('stop() aborts the fetch in flight and drops its late result', async () => 
     signal = ctx.signal;
     return new Promise<BackendSpec[]>((res) => { release = res; });
   });
-  const { r, rec } = runner(kind, { interval: 10 });
+  const timers = new FakeTimers();
+  const { r, rec } = runner(kind, { interval: 10, timers });
   r.start();
-  await waitFor(() => release !== undefined);
+  await timers.advance(0);
+  assert.ok(release !== undefined);
   r.stop();
   assert.equal(signal?.aborted, true);
   release?.([A]);
-  await sleep(50);
+  await timers.advance(1000);
   assert.equal(rec.results.length, 0);
   assert.equal(kind.calls, 1);
   assert.equal(r.state, 'stopped');
@@ -182,10 +191,12 @@ test('stop() aborts the fetch in flight and drops its late result', async () => 
 
 test('stop() before the first fetch prevents it', async () => {
   const kind = fakeKind(async () => [A]);
-  const { r, rec } = runner(kind);
+  const timers = new FakeTimers();
+  const { r, rec } = runner(kind, { timers });
   r.start();
   r.stop();
-  await sleep(30);
+  await timers.advance(1000);
+  assert.equal(timers.size, 0);
   assert.equal(kind.calls, 0);
   assert.equal(rec.results.length, 0);
 });
@@ -215,13 +226,15 @@ test('a kind that throws synchronously, or an onResult that throws, does not esc
 test('onResult may stop the runner', async () => {
   const kind = fakeKind(async () => [A]);
   const cap = captureLogger();
+  const timers = new FakeTimers();
   const r: DiscoveryRunner<null> = new DiscoveryRunner({
     serverName: 'x', kind, settings: null, intervalMs: 10, timeoutMs: 0, failpolicy: 'keeplast',
-    onResult: () => r.stop(), log: cap.log,
+    onResult: () => r.stop(), log: cap.log, timers,
   });
   r.start();
-  await waitFor(() => kind.calls === 1);
-  await sleep(50);
+  await timers.advance(0);
+  assert.equal(kind.calls, 1);
+  await timers.advance(1000);
   assert.equal(kind.calls, 1);
   assert.equal(r.state, 'stopped');
 });

@@ -1,10 +1,10 @@
 /** Shared helpers of the health-check tests. */
-import { Writable } from 'node:stream';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import pino from 'pino';
-import type { Logger } from '../../src/core/log.js';
 import type { HealthcheckWire } from '../../src/config/types.js';
 import type { ActiveHealthcheck, CheckResult, CheckTarget, CompiledHealthcheck } from '../../src/healthcheck/types.js';
+export { sleep, waitFor } from '../helpers/wait.js';
+export { captureLogger } from '../helpers/log.js';
+export { closeServer } from '../helpers/net.js';
 
 export function hcWire(over: Partial<HealthcheckWire> = {}): HealthcheckWire {
   return {
@@ -23,34 +23,8 @@ export interface LogLine {
   msg: string;
 }
 
-/** A pino logger at debug level whose records are kept in `lines`. */
-export function captureLogger(): { log: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const text of chunk.toString('utf8').split('\n')) {
-        if (text === '') continue;
-        const rec = JSON.parse(text) as { level: number; msg: string };
-        lines.push({ level: rec.level, msg: rec.msg });
-      }
-      cb();
-    },
-  });
-  return { log: pino({ level: 'debug' }, sink), lines };
-}
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
-/** Polls `pred` every 5 ms until it holds or `timeoutMs` passes (then throws). */
-export async function waitFor(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 /** A TCP listener on 127.0.0.1 that closes every accepted socket at once. */
 export async function listenTcp(port = 0): Promise<{ server: Server; port: number }> {
@@ -65,9 +39,6 @@ export async function listenTcp(port = 0): Promise<{ server: Server; port: numbe
   return { server, port: (server.address() as AddressInfo).port };
 }
 
-export function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
-}
 
 export interface Recorded {
   key: string;

@@ -28,8 +28,8 @@ const cases: Array<{ name: string; start: HysteresisState; t: Thresholds; result
   { name: 'healthy -> dead after 3 consecutive failures', start: healthy, t: { passes: 1, fails: 3 }, results: [U, U, U], expect: ['healthy', 'healthy', 'unhealthy'] },
   // D24 / Q-21: GoBetween would confirm unhealthy at the third (non-consecutive) failure.
   { name: 'interleaved successes reset the fail streak', start: healthy, t: { passes: 1, fails: 3 }, results: [U, H, U, H, U], expect: ['healthy', 'healthy', 'healthy', 'healthy', 'healthy'] },
-  { name: 'alternating never trips 2 (from healthy)', start: healthy, t: { passes: 2, fails: 2 }, results: [U, H, U, H, U, H, U, H], expect: Array(8).fill('healthy') },
-  { name: 'alternating never trips 2 (from unhealthy)', start: unhealthy, t: { passes: 2, fails: 2 }, results: [H, U, H, U, H, U], expect: Array(6).fill('unhealthy') },
+  { name: 'alternating never trips 2 (from healthy)', start: healthy, t: { passes: 2, fails: 2 }, results: [U, H, U, H, U, H, U, H], expect: new Array<string>(8).fill('healthy') },
+  { name: 'alternating never trips 2 (from unhealthy)', start: unhealthy, t: { passes: 2, fails: 2 }, results: [H, U, H, U, H, U], expect: new Array<string>(6).fill('unhealthy') },
   { name: 'dead -> live after `passes` consecutive successes', start: unhealthy, t: { passes: 2, fails: 1 }, results: [H, H], expect: ['unhealthy', 'healthy'] },
   { name: 'a confirming failure resets the pass streak', start: unhealthy, t: { passes: 3, fails: 1 }, results: [H, H, U, H, H, H], expect: ['unhealthy', 'unhealthy', 'unhealthy', 'unhealthy', 'unhealthy', 'healthy'] },
   { name: 'unchanged neither extends nor breaks a streak', start: healthy, t: { passes: 1, fails: 2 }, results: [U, X, U], expect: ['healthy', 'healthy', 'unhealthy'] },

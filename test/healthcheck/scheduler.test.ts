@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { FakeTimers } from '../helpers/fake-timers.js';
 import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { backendSpec } from '../../src/core/backend.js';
@@ -265,33 +266,35 @@ test('workers follow the pool; none kind runs nothing; first checks are spread o
 });
 
 test('checks start every interval: never more often, and a slow check skips slots instead of piling up', async () => {
+  // A fake clock: one simulated second, exact grid arithmetic, no real sleeping.
+  const timers = new FakeTimers();
+  const clock = { now: () => timers.time };
   const starts: number[] = [];
   const fast = fakeCheck(async () => {
-    starts.push(performance.now());
+    starts.push(timers.time);
     return { status: 'healthy', reason: 'ok' };
   }, { intervalMs: 50, timeoutMs: 40 });
   const pool = new BackendPool({ initialLive: true });
   pool.setDiscovered([backendSpec('127.0.0.1', '1')]);
-  const hc = startHealthchecks(fast, { serverName: 'web', pool, log: silentLogger, random: () => 0 });
-  await sleep(1000);
+  const hc = startHealthchecks(fast, { serverName: 'web', pool, log: silentLogger, random: () => 0, clock, timers });
+  await timers.advance(1000);
   hc.stop();
-  assert.ok(starts.length <= 21 && starts.length >= 10, `${starts.length} checks in 1 s at 50 ms`);
-  // On a fixed grid (like a Go ticker): a late start does not shift the next ones, and no slot
-  // of the grid gets two checks.
+  assert.equal(starts.length, 21, `${starts.length} checks in 1 s at 50 ms (0, 50, …, 1000)`);
+  // On a fixed grid (like a Go ticker): no slot of the grid gets two checks.
   const t0 = starts[0] ?? 0;
-  const slots = starts.map((t) => Math.floor((t - t0 + 3) / 50));
-  assert.equal(new Set(slots).size, slots.length, `one check per slot: ${slots.join(',')}`);
+  assert.deepEqual(starts.map((t) => t - t0), Array.from({ length: 21 }, (_, i) => i * 50));
+  assert.equal(timers.size, 0, 'stop() cleared every timer');
 
   const slowStarts: number[] = [];
   const slow = fakeCheck(async () => {
-    slowStarts.push(performance.now());
-    await sleep(70); // longer than the interval, within the timeout
+    slowStarts.push(timers.time);
+    await new Promise<void>((resolve) => timers.setTimeout(resolve, 70)); // longer than the interval
     return { status: 'healthy', reason: 'ok' };
   }, { intervalMs: 50, timeoutMs: 200 });
-  const hc2 = startHealthchecks(slow, { serverName: 'web', pool, log: silentLogger, random: () => 0 });
-  await sleep(1000);
+  const hc2 = startHealthchecks(slow, { serverName: 'web', pool, log: silentLogger, random: () => 0, clock, timers });
+  await timers.advance(1000);
   hc2.stop();
-  const slowGaps = slowStarts.slice(1).map((t, i) => t - (slowStarts[i] ?? 0));
-  assert.ok(Math.min(...slowGaps) >= 70, `a 70 ms check at a 50 ms interval never overlaps the next (${Math.min(...slowGaps).toFixed(1)} ms)`);
-  assert.ok(slowStarts.length <= 11);
+  const base = slowStarts[0] ?? 0;
+  // a 70 ms check at a 50 ms interval skips the slot it overlaps: one start every 100 ms
+  assert.deepEqual(slowStarts.map((t) => t - base), Array.from({ length: 11 }, (_, i) => i * 100));
 });

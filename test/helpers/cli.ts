@@ -55,15 +55,8 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: st
   };
 }
 
-/** A free TCP port on 127.0.0.1 (listen on 0, close). */
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
+/** A free TCP port (see test/helpers/net.ts). */
+export { freePort } from './net.js';
 
 export interface TempDir {
   path: string;

@@ -7,6 +7,7 @@ import { backendSpec, ServerCounters, type BackendSpec } from '../../src/core/ba
 import { silentLogger } from '../../src/core/log.js';
 import { BackendPool } from '../../src/control/backend-pool.js';
 import { TcpServer, type TcpServerOptions } from '../../src/data/tcp-server.js';
+export { waitFor } from '../helpers/wait.js';
 
 /** Tracks servers and sockets created by a test so they can all be closed at the end. */
 export class Handles {
@@ -125,14 +126,6 @@ export function closedWithin(s: Socket, ms: number): Promise<void> {
   });
 }
 
-/** Polls `cond` every 5 ms until true; rejects after `ms`. */
-export async function waitFor(cond: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Reads everything until the peer's FIN (or close) into one Buffer. */
 export function readAll(s: Socket): Promise<Buffer> {

@@ -44,6 +44,7 @@ export class FakeManager implements ServerManagerApi {
     if (this.failNext !== undefined) {
       const err = this.failNext;
       this.failNext = undefined;
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- tests make it throw any value on purpose
       throw err;
     }
     if (this.views.has(name)) throw new ConfigError(`servers.${name}`, `Server with this name already exists: ${name}`);
@@ -52,8 +53,9 @@ export class FakeManager implements ServerManagerApi {
     this.add(name, wireOf(input));
   }
 
-  async delete(name: string): Promise<void> {
+  delete(name: string): Promise<void> {
     if (this.views.delete(name)) for (const l of this.listeners) l();
+    return Promise.resolve();
   }
 
   stats(name: string): ServerStatsJson | null {

@@ -173,7 +173,7 @@ describe('metrics listener errors', () => {
     assert.ok(addr !== null && typeof addr === 'object');
     const lines: string[] = [];
     const log = silentLogger.child({});
-    log.error = ((msg: string) => { lines.push(msg); }) as typeof log.error;
+    log.error = ((msg: string) => { lines.push(msg); });
     const metrics = createMetrics({ manager: new FakeManager(), version: '1', defaultMetrics: false });
     const s = await startMetricsServer({ bind: `127.0.0.1:${addr.port}`, registry: metrics.registry, log });
     try {
@@ -181,7 +181,7 @@ describe('metrics listener errors', () => {
       assert.equal(lines.length, 1);
       assert.equal(
         lines[0],
-        `Failed to listen and serve prometeus metrics endpoint: listen tcp 127.0.0.1:${addr.port}: bind: address already in use`,
+        `metrics.bind: Failed to listen and serve prometeus metrics endpoint: listen tcp 127.0.0.1:${addr.port}: bind: address already in use`,
       );
     } finally {
       await s.close();

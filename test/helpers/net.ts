@@ -1,0 +1,58 @@
+/** Loopback networking for tests: free ports and listeners on 127.0.0.1. */
+import { createServer, type Server } from 'node:net';
+
+/** A random port below Linux's ephemeral range (32768+), so concurrent `listen(0)`s rarely take it. */
+function randomLowPort(): number {
+  return 20000 + Math.floor(Math.random() * 12000);
+}
+
+/**
+ * A port that is free right now on `host` (every address when undefined). Another process may
+ * still take it before the caller listens: prefer `listenLoopback` when the test owns the server.
+ */
+export async function freePort(host?: string): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = randomLowPort();
+    const s = createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      s.once('error', () => resolve(false));
+      if (host === undefined) s.listen(port, () => resolve(true));
+      else s.listen(port, host, () => resolve(true));
+    });
+    if (ok) {
+      await new Promise((r) => s.close(r));
+      return port;
+    }
+    if (attempt > 100) throw new Error('no free port');
+  }
+}
+
+/**
+ * Listens on 127.0.0.1 at a random port below the ephemeral range: on a machine busy with other
+ * loopback load, `listen(0)` itself can fail with EADDRINUSE when ephemeral ports run out.
+ */
+export async function listenLoopback(server: Server): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = randomLowPort();
+    const ok = await new Promise<boolean>((resolve) => {
+      const onError = (): void => {
+        server.off('listening', onListening);
+        resolve(false);
+      };
+      const onListening = (): void => {
+        server.off('error', onError);
+        resolve(true);
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      server.listen(port, '127.0.0.1');
+    });
+    if (ok) return port;
+    if (attempt > 50) throw new Error('no free loopback port');
+  }
+}
+
+/** Closes a server; resolves when it has closed (errors ignored). */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
