@@ -170,7 +170,7 @@ function spec(b: IdBackend, extra?: Partial<BackendSpec>): BackendSpec {
 }
 
 function idOf(all: readonly IdBackend[], backend: { readonly host: string; readonly port: string } | string): string {
-  assert.ok(typeof backend !== 'string', String(backend));
+  assert.ok(typeof backend !== 'string', typeof backend === 'string' ? backend : 'a backend');
   const found = all.find((b) => b.host === backend.host && String(b.port) === backend.port);
   assert.ok(found !== undefined);
   return found.id;

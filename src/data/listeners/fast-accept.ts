@@ -71,5 +71,5 @@ export function socketForHandle(handle: AcceptedHandle, onread: OnReadOpts): Soc
   const opts: HandleSocketOptions = {
     handle, allowHalfOpen: true, pauseOnCreate: true, readable: true, writable: true, onread,
   };
-  return new net.Socket(opts as unknown as net.SocketConstructorOpts);
+  return new net.Socket(opts);
 }
