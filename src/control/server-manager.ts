@@ -23,6 +23,7 @@ import { compileHealthcheck, initialLive, startHealthchecks } from '../healthche
 import type { HealthcheckKind } from '../healthcheck/types.js';
 import { compileAccess } from '../data/access.js';
 import { TcpServer } from '../data/tcp-server.js';
+import { DEFAULT_MAX_SESSIONS, UdpServer } from '../data/udp/server.js';
 import { BackendPool } from './backend-pool.js';
 import { RATE_WINDOW_MS, serverStatsJson, tickRates } from './stats.js';
 import type { ServerManagerApi, ServerStatsJson, ServerView } from './types.js';
@@ -56,7 +57,7 @@ class RunningServer implements ServerView {
     readonly config: ServerWire,
     readonly counters: ServerCounters,
     readonly pool: BackendPool,
-    readonly listener: TcpServer,
+    readonly listener: TcpServer | UdpServer,
     readonly tasks: Stoppable[],
   ) {}
 
@@ -91,7 +92,6 @@ function connectionMs(value: string | null): number {
 
 /** Sections tsbetween parses and validates but does not run yet: refuse the server by name. */
 function refuseUnsupported(path: string, s: ServerWire): void {
-  if (s.protocol === 'udp') throw new NotSupportedError(`${path}.protocol`, 'udp protocol');
   if (s.protocol === 'tls' || s.tls !== null) throw new NotSupportedError(`${path}.tls`, 'tls termination');
   if (s.sni !== null) throw new NotSupportedError(`${path}.sni`, 'sni routing');
   if (s.backends_tls !== null) throw new NotSupportedError(`${path}.backends_tls`, 'backends_tls');
@@ -216,19 +216,37 @@ export class ServerManager implements ServerManagerApi {
     const log = this.deps.log.child({ name: 'server', server: name });
     const counters = new ServerCounters();
     const pool = new BackendPool({ initialLive: initialLive(config.healthcheck) });
-    const listener = new TcpServer({
-      name,
-      bind: config.bind,
-      maxConnections: config.max_connections ?? 0,
-      clientIdleTimeoutMs: connectionMs(config.client_idle_timeout),
-      backendIdleTimeoutMs: connectionMs(config.backend_idle_timeout),
-      backendConnectionTimeoutMs: connectionMs(config.backend_connection_timeout),
-      access,
-      pool,
-      elector: new Elector(c.balancer.create({ random: this.deps.random })),
-      counters,
-      log,
-    });
+    const elector = new Elector(c.balancer.create({ random: this.deps.random }));
+    const clientIdleTimeoutMs = connectionMs(config.client_idle_timeout);
+    const backendIdleTimeoutMs = connectionMs(config.backend_idle_timeout);
+    const listener =
+      config.protocol === 'udp'
+        ? new UdpServer({
+            name,
+            bind: config.bind,
+            clientIdleTimeoutMs,
+            backendIdleTimeoutMs,
+            limits: { maxRequests: config.udp?.max_requests ?? 0, maxResponses: config.udp?.max_responses ?? 0 },
+            maxSessions: config.udp?.max_sessions ?? DEFAULT_MAX_SESSIONS,
+            access,
+            pool,
+            elector,
+            counters,
+            log,
+          })
+        : new TcpServer({
+            name,
+            bind: config.bind,
+            maxConnections: config.max_connections ?? 0,
+            clientIdleTimeoutMs,
+            backendIdleTimeoutMs,
+            backendConnectionTimeoutMs: connectionMs(config.backend_connection_timeout),
+            access,
+            pool,
+            elector,
+            counters,
+            log,
+          });
     this.log.info(
       `Creating '${name}': ${config.bind} ${config.balance} ${config.discovery.kind} ${config.healthcheck.kind}`,
     );
