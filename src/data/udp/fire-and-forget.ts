@@ -9,7 +9,7 @@
  */
 import type { Socket } from 'node:dgram';
 import { isIP } from 'node:net';
-import type { Backend } from '../../core/backend.js';
+import type { SnapshotBackend } from '../../core/snapshot.js';
 import type { Logger } from '../../core/log.js';
 import type { SocketFactory } from './session.js';
 
@@ -34,7 +34,7 @@ export class FireAndForgetPool {
   }
 
   /** Sends one datagram to `b` through its pooled socket; false when it could not be sent. */
-  send(b: Backend, msg: Buffer, now: number): boolean {
+  send(b: SnapshotBackend, msg: Buffer, now: number): boolean {
     let p = this.sockets.get(b.key);
     if (p !== undefined && p.broken) {
       this.drop(b.key, p);
@@ -58,7 +58,7 @@ export class FireAndForgetPool {
     for (const [key, p] of this.sockets) this.drop(key, p);
   }
 
-  private open(b: Backend): Pooled | undefined {
+  private open(b: SnapshotBackend): Pooled | undefined {
     const sock = this.factory(isIP(b.dialHost) === 6 ? 'udp6' : 'udp4');
     const p: Pooled = { sock, last: 0, broken: false };
     const log = this.log;

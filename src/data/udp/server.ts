@@ -2,11 +2,13 @@
  * The UDP data path of one server (data-plane §7): one listening `node:dgram` socket (dual-stack
  * for wildcard binds), per datagram: access rules (silent drop) -> fire-and-forget or session.
  *
- * Sessions (see ./session.ts, ./accounting.ts) live in an LRU table keyed by the client's
- * `ip port`, capped by `udp.max_sessions` (tsbetween only, default {@link DEFAULT_MAX_SESSIONS}):
- * a new session beyond the cap evicts the least recently active one (counted). A session is
- * elected once, on creation, and stays pinned to its backend (backend.active held, released on
- * close). Replies are sent from the listening socket, so clients see the address they used.
+ * Sessions (./session.ts, ./accounting.ts) live in an LRU table keyed by the client's `ip port`,
+ * capped by `udp.max_sessions` (tsbetween only, default 100,000): a new session beyond the cap
+ * evicts the least recently active one (counted). A session is elected once, on creation, and
+ * stays pinned to its backend; its lease (../stream/lease.ts) holds the server's session count
+ * (`active_connections`; GoBetween ignores `max_connections` for udp, so admission never refuses)
+ * and the backend reservation (backend `max_connections`, leastconn). Replies are sent from the
+ * listening socket, so clients see the address they used.
  *
  * Timeouts (§7.3): client_idle_timeout = no datagram from the client for that long,
  * backend_idle_timeout = no datagram from the backend for that long (since creation or the last
@@ -14,38 +16,20 @@
  * (between 50 ms and 1 s); there is no timer per session or per datagram.
  */
 import dgram, { type RemoteInfo, type Socket } from 'node:dgram';
+import { ELECT_MAX_CONNECTIONS } from '../../balance/elector.js';
 import type { PickContext } from '../../balance/types.js';
-import type { Backend, ServerCounters } from '../../core/backend.js';
 import { StartError, errorMessage } from '../../core/errors.js';
 import { isNoIpv6, listenErrorText, resolveBind, type BindTarget } from '../../core/listen.js';
-import type { Logger } from '../../core/log.js';
-import type { AccessMatcher } from '../access.js';
+import type { SnapshotBackend } from '../../core/snapshot.js';
+import { compileAccess, type AccessMatcher } from '../access.js';
 import { LogLimiter } from '../rate-limit.js';
-import type { BackendElector, BackendSource } from '../tcp-server.js';
-import { takeRequest, takeResponse, udpMode, type UdpLimits } from './accounting.js';
+import type { ServerRuntime } from '../runtime.js';
+import { releaseLease, takeBackend } from '../stream/lease.js';
+import { takeRequest, takeResponse, udpMode } from './accounting.js';
 import { FireAndForgetPool } from './fire-and-forget.js';
+import { readUdpPlan, type UdpPlan } from './plan.js';
 import { Session, defaultSocketFactory, fastLookup, type SessionOwner, type SocketFactory } from './session.js';
 import { SessionTable } from './table.js';
-
-export const DEFAULT_MAX_SESSIONS = 100_000;
-
-export interface UdpServerOptions {
-  readonly name: string;
-  /** `host:port` exactly as configured. */
-  readonly bind: string;
-  readonly clientIdleTimeoutMs: number;
-  readonly backendIdleTimeoutMs: number;
-  readonly limits: UdpLimits;
-  /** Session table cap (`udp.max_sessions`). */
-  readonly maxSessions: number;
-  readonly access: AccessMatcher | null;
-  readonly pool: BackendSource;
-  readonly elector: BackendElector;
-  readonly counters: ServerCounters;
-  readonly log: Logger;
-  /** Backend sockets (tests inject slow or failing ones). */
-  readonly socketFactory?: SocketFactory;
-}
 
 /** Counters of what the UDP path dropped (tsbetween only; not in GoBetween's stats). */
 export interface UdpDropCounters {
@@ -66,38 +50,30 @@ const SWEEP_MAX_MS = 1000;
 
 export class UdpServer implements SessionOwner {
   readonly drops: UdpDropCounters = { evicted: 0, dropped: 0 };
-  private readonly opts: UdpServerOptions;
-  private readonly log: Logger;
-  private readonly counters: ServerCounters;
+  readonly udp: UdpPlan;
   private readonly table: SessionTable;
   private readonly faf: FireAndForgetPool | null;
-  private readonly factory: SocketFactory;
+  private readonly access: AccessMatcher | null;
   private readonly ctx = new Ctx();
-  private readonly clientIdle: number;
-  private readonly backendIdle: number;
-  private readonly electLimiter = new LogLimiter();
-  private readonly dialLimiter = new LogLimiter();
   private readonly sendLimiter = new LogLimiter();
   private sock: Socket | null = null;
   private sweeper: NodeJS.Timeout | null = null;
-  private closing = false;
-  private closed: Promise<void> | null = null;
-  private emptyWaiters: (() => void)[] = [];
+  private stopped: Promise<void> | null = null;
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => this.datagram(msg, rinfo);
   private readonly onSocketError = (err: Error): void => this.listenerError(err);
 
-  constructor(opts: UdpServerOptions) {
-    this.opts = opts;
-    this.log = opts.log;
-    this.counters = opts.counters;
-    this.factory = opts.socketFactory ?? defaultSocketFactory;
-    this.clientIdle = Math.max(0, opts.clientIdleTimeoutMs);
-    this.backendIdle = Math.max(0, opts.backendIdleTimeoutMs);
-    this.table = new SessionTable(Math.max(1, opts.maxSessions), (s) => {
+  constructor(
+    readonly rt: ServerRuntime,
+    private readonly factory: SocketFactory = defaultSocketFactory,
+  ) {
+    this.udp = readUdpPlan(rt.plan.udp);
+    const a = rt.plan.access;
+    this.access = a === null ? null : compileAccess({ default: a.default, rules: [...a.rules] }, `servers.${rt.name}.access`);
+    this.table = new SessionTable(this.udp.maxSessions, (s) => {
       this.drops.evicted++;
       this.finish(s);
     });
-    this.faf = udpMode(opts.limits) === 'fire-and-forget' ? new FireAndForgetPool(this.factory, opts.log) : null;
+    this.faf = udpMode(this.udp) === 'fire-and-forget' ? new FireAndForgetPool(factory, rt.log) : null;
   }
 
   /** Current sessions (what `active_connections` reports). */
@@ -105,13 +81,14 @@ export class UdpServer implements SessionOwner {
     return this.table.size;
   }
 
-  async listen(): Promise<void> {
-    if (this.sock !== null) throw new StartError(`server ${this.opts.name} is already listening`);
+  /** Binds; rejects with GoBetween's `Could not start listening UDP: …` texts. */
+  async listen(): Promise<{ address: string; port: number }> {
+    const bind = this.rt.plan.bind;
     let target: BindTarget;
     try {
-      target = await resolveBind(this.opts.bind, { network: 'udp' });
+      target = await resolveBind(bind, { network: 'udp' });
     } catch (err) {
-      throw new StartError(`Could not start listening UDP: Failed to resolve udp address ${this.opts.bind} : ${errorMessage(err)}`, { cause: err });
+      throw new StartError(`Could not start listening UDP: Failed to resolve udp address ${bind} : ${errorMessage(err)}`, { cause: err });
     }
     let sock: Socket;
     try {
@@ -127,37 +104,31 @@ export class UdpServer implements SessionOwner {
     sock.on('message', this.onMessage);
     sock.on('error', this.onSocketError);
     this.sock = sock;
-    const t = this.sweepEvery();
-    this.sweeper = setInterval(() => this.sweep(Date.now()), t);
+    this.sweeper = setInterval(() => this.sweep(Date.now()), this.sweepEvery());
     this.sweeper.unref();
+    const a = sock.address();
+    return { address: a.address, port: a.port };
   }
 
-  address(): { address: string; family: string; port: number } {
-    if (this.sock === null) throw new Error(`server ${this.opts.name} is not listening`);
-    return this.sock.address();
-  }
-
-  /** Stops the listener and ends every session. */
-  async close(): Promise<void> {
-    this.closing = true;
-    for (const s of this.table.collect(() => true)) this.end(s);
+  /**
+   * Stops taking new sessions (rt.closing is already set). The listening socket stays open while
+   * sessions remain, so that their responses are still relayed during a drain; it closes once
+   * the last one ended (the data plane destroys the rest after the grace period).
+   */
+  stop(): Promise<void> {
+    if (this.stopped !== null) return this.stopped;
     this.faf?.close();
-    await this.stopListening();
-  }
-
-  /** No new sessions; open ones get `graceMs` to end (responses still relayed), then close. */
-  async drain(graceMs: number): Promise<void> {
-    this.closing = true;
-    if (graceMs > 0 && this.table.size > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, graceMs);
-        this.emptyWaiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-    await this.close();
+    this.stopped = this.rt.whenEmpty(Infinity).then(
+      () =>
+        new Promise<void>((resolve) => {
+          if (this.sweeper !== null) clearInterval(this.sweeper);
+          this.sweeper = null;
+          const sock = this.sock;
+          if (sock === null) resolve();
+          else sock.close(() => resolve());
+        }),
+    );
+    return this.stopped;
   }
 
   // ---- SessionOwner ----------------------------------------------------------------------------
@@ -165,25 +136,20 @@ export class UdpServer implements SessionOwner {
   response(s: Session, msg: Buffer): void {
     const n = msg.length;
     s.lastBackend = Date.now();
-    s.backend.rx += n;
-    this.counters.rx += n;
+    this.rt.sink.rx(s.slot, n);
     (this.sock as Socket).send(msg, s.clientPort, s.clientAddress);
-    if (takeResponse(s, this.opts.limits)) this.end(s);
+    if (takeResponse(s, this.udp)) this.end(s);
   }
 
   socketError(s: Session, err: Error): void {
+    const rt = this.rt;
     const code = (err as NodeJS.ErrnoException).code;
     if (s.dialing) {
       // The dial itself failed: counted like a refused TCP dial.
-      s.backend.refused++;
-      const dropped = this.dialLimiter.take();
-      if (dropped >= 0) {
-        const msg = `Could not connect to udp backend ${s.backend.key}: ${err.message}`;
-        if (dropped > 0) this.log.error({ suppressed: dropped }, msg);
-        else this.log.error(msg);
-      }
-    } else if (this.log.isLevelEnabled('debug')) {
-      this.log.debug(`udp session ${s.clientAddress}:${s.clientPort} -> ${s.backend.key}: ${err.message}`);
+      rt.sink.refused(s.slot);
+      rt.limitedLog(rt.dialLimiter, 'error', `Could not connect to udp backend ${s.backend.key}: ${err.message}`);
+    } else if (rt.log.isLevelEnabled('debug')) {
+      rt.log.debug(`udp session ${s.clientAddress}:${s.clientPort} -> ${s.backend.key}: ${err.message}`);
     }
     this.end(s);
     // Out of descriptors: free one for the next session by evicting the least recently active.
@@ -191,17 +157,24 @@ export class UdpServer implements SessionOwner {
   }
 
   sent(s: Session, bytes: number): void {
-    s.backend.tx += bytes;
-    this.counters.tx += bytes;
+    this.rt.sink.tx(s.slot, bytes);
+  }
+
+  /** Ends a session: out of the table, socket closed, lease released; once. */
+  end(s: Session): void {
+    if (s.closed) return;
+    this.table.remove(s);
+    this.finish(s);
   }
 
   // ---- datagram path ---------------------------------------------------------------------------
 
   private datagram(msg: Buffer, rinfo: RemoteInfo): void {
     const ip = rinfo.address;
-    const access = this.opts.access;
+    const access = this.access;
     if (access !== null && !access.allows(ip)) {
-      if (this.log.isLevelEnabled('debug')) this.log.debug(`Access restricted for ${ip}`);
+      const log = this.rt.log;
+      if (log.isLevelEnabled('debug')) log.debug(`Access restricted for ${ip}`);
       return;
     }
     if (this.faf !== null) {
@@ -209,10 +182,9 @@ export class UdpServer implements SessionOwner {
       return;
     }
     const key = `${ip} ${rinfo.port}`;
-    const limits = this.opts.limits;
     let s = this.table.get(key);
     if (s !== undefined) {
-      if (takeRequest(s, limits)) {
+      if (takeRequest(s, this.udp)) {
         s.lastClient = Date.now();
         if (!s.forward(msg)) this.drops.dropped++;
         return;
@@ -220,83 +192,74 @@ export class UdpServer implements SessionOwner {
       // The session took its max_requests: it keeps waiting for responses under another key.
       this.table.retire(s);
     }
-    if (this.closing) return;
+    if (this.rt.closing) return;
     s = this.openSession(key, rinfo);
     if (s === undefined) {
       this.drops.dropped++;
       return;
     }
-    takeRequest(s, limits);
+    takeRequest(s, this.udp);
     if (!s.forward(msg)) this.drops.dropped++;
   }
 
-  private elect(rinfo: RemoteInfo): Backend | undefined {
+  private elect(rinfo: RemoteInfo): SnapshotBackend | string {
     const ctx = this.ctx;
     ctx.clientIp = rinfo.address;
     ctx.clientPort = rinfo.port;
-    const pool = this.opts.pool;
-    let picked: Backend | string;
     try {
-      picked = this.opts.elector.elect(ctx, pool.eligible, pool.anyMaxConnections);
+      return this.rt.elector.elect(ctx);
     } catch (err) {
-      picked = `election failed: ${errorMessage(err)}`;
+      // A balancer bug must not take the listener down: treat it as a failed election.
+      return `election failed: ${errorMessage(err)}`;
     }
-    if (typeof picked !== 'string') return picked;
-    const dropped = this.electLimiter.take();
-    if (dropped >= 0) {
-      if (dropped > 0) this.log.error({ suppressed: dropped }, picked);
-      else this.log.error(picked);
-    }
-    return undefined;
   }
 
   private fireAndForget(msg: Buffer, rinfo: RemoteInfo): void {
+    const rt = this.rt;
     const b = this.elect(rinfo);
-    if (b === undefined || !(this.faf as FireAndForgetPool).send(b, msg, Date.now())) {
+    if (typeof b === 'string') {
+      rt.limitedLog(rt.electLimiter, 'error', b);
       this.drops.dropped++;
       return;
     }
-    b.tx += msg.length;
-    this.counters.tx += msg.length;
+    if (!(this.faf as FireAndForgetPool).send(b, msg, Date.now())) {
+      this.drops.dropped++;
+      return;
+    }
+    rt.sink.tx(b.slot, msg.length);
   }
 
   private openSession(key: string, rinfo: RemoteInfo): Session | undefined {
-    const b = this.elect(rinfo);
-    if (b === undefined) return undefined;
-    b.active++;
-    b.total++;
-    this.counters.active++;
-    const s = new Session(this, key, rinfo.address, rinfo.port, b, this.factory, Date.now());
+    const rt = this.rt;
+    let b = this.elect(rinfo);
+    const s = typeof b === 'string' ? undefined : new Session(rt, this, key, rinfo.address, rinfo.port, b, this.factory, Date.now());
+    if (s !== undefined && !takeBackend(s, s.backend)) b = ELECT_MAX_CONNECTIONS;
+    if (typeof b === 'string' || s === undefined) {
+      rt.limitedLog(rt.electLimiter, 'error', typeof b === 'string' ? b : ELECT_MAX_CONNECTIONS);
+      return undefined;
+    }
+    // GoBetween ignores max_connections for udp: the session count is admitted unconditionally.
+    rt.active.admit(0);
+    s.admitted = true;
+    rt.sink.serverActive(1);
+    rt.sink.connected(s.slot);
+    rt.conns.add(s);
     this.table.add(s);
     s.open();
     return s.closed ? undefined : s;
   }
 
-  /** Ends a session: removes it from the table (its dispose hook then finishes it). */
-  private end(s: Session): void {
-    if (s.closed) return;
-    this.table.remove(s);
-    this.finish(s);
-  }
-
-  /** Closes the socket and releases the backend and the server's session count, once. */
+  /** Closes the socket, releases the lease and untracks the session, once. */
   private finish(s: Session): void {
     if (s.closed) return;
     s.close();
-    const b = s.backend;
-    b.active--;
-    this.opts.pool.released(b);
-    this.counters.active--;
-    if (this.table.size === 0 && this.emptyWaiters.length > 0) {
-      const w = this.emptyWaiters;
-      this.emptyWaiters = [];
-      for (const f of w) f();
-    }
+    releaseLease(s);
+    this.rt.untrack(s);
   }
 
   private sweepEvery(): number {
-    const ci = this.clientIdle;
-    const bi = this.backendIdle;
+    const ci = this.rt.clientIdle;
+    const bi = this.rt.backendIdle;
     const shortest = ci > 0 && bi > 0 ? Math.min(ci, bi) : ci > 0 ? ci : bi > 0 ? bi : SWEEP_MAX_MS * 4;
     return Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.floor(shortest / 4)));
   }
@@ -304,36 +267,16 @@ export class UdpServer implements SessionOwner {
   /** Ends the sessions whose client or backend has been idle too long. */
   private sweep(now: number): void {
     this.faf?.sweep(now);
-    const ci = this.clientIdle;
-    const bi = this.backendIdle;
+    const ci = this.rt.clientIdle;
+    const bi = this.rt.backendIdle;
     if (ci === 0 && bi === 0) return;
-    const expired = this.table.collect(
-      (s) => (ci > 0 && now - s.lastClient >= ci) || (bi > 0 && now - s.lastBackend >= bi),
-    );
+    const expired = this.table.collect((s) => (ci > 0 && now - s.lastClient >= ci) || (bi > 0 && now - s.lastBackend >= bi));
     for (const s of expired) this.end(s);
   }
 
   private listenerError(err: Error): void {
     // Send errors to clients (no route, buffer full) and read errors: logged, the loop goes on.
-    const dropped = this.sendLimiter.take();
-    if (dropped < 0) return;
-    const msg = `udp ${this.opts.bind}: ${err.message}`;
-    if (dropped > 0) this.log.warn({ suppressed: dropped }, msg);
-    else this.log.warn(msg);
-  }
-
-  private stopListening(): Promise<void> {
-    if (this.closed !== null) return this.closed;
-    if (this.sweeper !== null) clearInterval(this.sweeper);
-    this.sweeper = null;
-    const sock = this.sock;
-    this.closed =
-      sock === null
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => {
-            sock.close(() => resolve());
-          });
-    return this.closed;
+    this.rt.limitedLog(this.sendLimiter, 'warn', `udp ${this.rt.plan.bind}: ${err.message}`);
   }
 }
 
@@ -359,7 +302,7 @@ function bindUdp(target: BindTarget, host: string): Promise<Socket> {
     sock.once('error', onError);
     sock.bind({ port: target.port, address: host, exclusive: true }, () => {
       sock.off('error', onError);
-      // Bigger receive buffers absorb bursts (the kernel caps them at net.core.rmem_max).
+      // Bigger buffers absorb bursts (the kernel caps them at net.core.rmem_max / wmem_max).
       try {
         sock.setRecvBufferSize(4 * 1024 * 1024);
         sock.setSendBufferSize(4 * 1024 * 1024);

@@ -20,8 +20,10 @@
 import dgram, { type Socket } from 'node:dgram';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
-import type { Backend } from '../../core/backend.js';
 import { errorMessage } from '../../core/errors.js';
+import type { SnapshotBackend } from '../../core/snapshot.js';
+import type { Closable, ServerRuntime } from '../runtime.js';
+import type { LeaseHolder } from '../stream/lease.js';
 import type { Exchange } from './accounting.js';
 
 /** Datagrams held per session while its backend host name resolves; more are dropped. */
@@ -48,6 +50,8 @@ export const defaultSocketFactory: SocketFactory = (type) => dgram.createSocket(
 
 /** What a session needs from its server (implemented by UdpServer). */
 export interface SessionOwner {
+  /** Ends the session (close, idle, eviction, server stop): releases its lease once. */
+  end(s: Session): void;
   /** A backend datagram for `s` (already counted in `s.responses` by the owner). */
   response(s: Session, msg: Buffer): void;
   /** The backend socket failed (dial error, ICMP unreachable, EMFILE): the session must end. */
@@ -61,7 +65,11 @@ interface TaggedSocket extends Socket {
   [kSession]: Session;
 }
 
-export class Session implements Exchange {
+export class Session implements Exchange, LeaseHolder, Closable {
+  // LeaseHolder (../stream/lease.ts): the server's session count and the backend reservation.
+  admitted = false;
+  slot = -1;
+  backend: SnapshotBackend;
   requests = 0;
   responses = 0;
   /** Last datagram from the client / from the backend (ms); both start at creation. */
@@ -77,14 +85,16 @@ export class Session implements Exchange {
   readonly sock: TaggedSocket;
 
   constructor(
+    readonly rt: ServerRuntime,
     readonly owner: SessionOwner,
     key: string,
     readonly clientAddress: string,
     readonly clientPort: number,
-    readonly backend: Backend,
+    backend: SnapshotBackend,
     factory: SocketFactory,
     now: number,
   ) {
+    this.backend = backend;
     this.key = key;
     this.lastClient = now;
     this.lastBackend = now;
@@ -127,6 +137,11 @@ export class Session implements Exchange {
     this.sock.send(msg);
     this.owner.sent(this, msg.length);
     return true;
+  }
+
+  /** Closable: the server stops or drains out. */
+  destroy(): void {
+    this.owner.end(this);
   }
 
   /** Closes the backend socket; idempotent. */

@@ -44,7 +44,7 @@ async function resolver(port: number): Promise<{ ask(): Promise<string>; close()
           clearTimeout(t);
           sock.off('message', onMsg);
           const a = p.answers?.find((x) => x.type === 'A');
-          resolve(a !== undefined && typeof a.data === 'string' ? a.data : '');
+          resolve(a !== undefined && 'data' in a && typeof a.data === 'string' ? a.data : '');
         };
         sock.on('message', onMsg);
         sock.send(dnsPacket.encode({ type: 'query', id: qid, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: 'svc.test' }] }), port, '127.0.0.1');
