@@ -8,7 +8,9 @@
  * - `udpBlast`: fixed-size datagrams as fast as the sockets take them, for `seconds`, towards a
  *   sink; the sink counts what arrives (throughput = what the far end received).
  */
+import { spawn } from 'node:child_process';
 import dgram, { type Socket } from 'node:dgram';
+import { createInterface } from 'node:readline';
 import dnsPacket from 'dns-packet';
 
 export interface DnsLoadOptions {
@@ -147,25 +149,55 @@ export async function udpBlast(o: BlastOptions): Promise<{ sent: number; elapsed
   return { sent, elapsedMs };
 }
 
-/** A sink that counts datagrams and bytes. */
-export async function udpSink(): Promise<{ port: number; datagrams(): number; bytes(): number; close(): Promise<void> }> {
-  const s = dgram.createSocket('udp4');
-  let n = 0;
-  let bytes = 0;
-  s.on('message', (m: Buffer) => {
-    n++;
-    bytes += m.length;
-  });
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  try {
-    s.setRecvBufferSize(8 * 1024 * 1024);
-  } catch {
-    // capped by the kernel
-  }
+/** The sink's program: counts datagrams and bytes, answers "count" on stdin with "<n> <bytes>". */
+const SINK_PROGRAM = `
+const dgram = require('node:dgram');
+const s = dgram.createSocket('udp4');
+let n = 0, bytes = 0;
+s.on('message', (m) => { n++; bytes += m.length; });
+s.bind(0, '127.0.0.1', () => {
+  try { s.setRecvBufferSize(8 * 1024 * 1024); } catch {}
+  process.stdout.write('port ' + s.address().port + '\\n');
+});
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', () => process.stdout.write('count ' + n + ' ' + bytes + '\\n'));
+process.stdin.on('end', () => process.exit(0));
+`;
+
+export interface Sink {
+  readonly port: number;
+  readonly pid: number;
+  /** Datagrams and bytes received so far. */
+  count(): Promise<{ datagrams: number; bytes: number }>;
+  close(): Promise<void>;
+}
+
+/** A counting sink in its own process (so that it does not share an event loop with the sender). */
+export async function udpSink(): Promise<Sink> {
+  const child = spawn(process.execPath, ['-e', SINK_PROGRAM], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  const waiting: ((line: string) => void)[] = [];
+  lines.on('line', (l) => waiting.shift()?.(l));
+  const next = (): Promise<string> => new Promise((r) => waiting.push(r));
+  const first = await next();
+  const port = Number(first.split(' ')[1]);
   return {
-    port: s.address().port,
-    datagrams: () => n,
-    bytes: () => bytes,
-    close: () => new Promise<void>((r) => s.close(() => r())),
+    port,
+    pid: child.pid ?? 0,
+    async count() {
+      const p = next();
+      child.stdin.write('count\n');
+      const [, n, b] = (await p).split(' ');
+      return { datagrams: Number(n), bytes: Number(b) };
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        if (child.exitCode !== null) {
+          r();
+          return;
+        }
+        child.once('exit', () => r());
+        child.stdin.end();
+      }),
   };
 }
