@@ -15,20 +15,20 @@
  * response). One sweep timer per server checks them, every quarter of the shorter timeout
  * (between 50 ms and 1 s); there is no timer per session or per datagram.
  */
-import dgram, { type RemoteInfo, type Socket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { ELECT_MAX_CONNECTIONS } from '../../balance/elector.js';
 import type { PickContext } from '../../balance/types.js';
-import { StartError, errorMessage } from '../../core/errors.js';
-import { isNoIpv6, listenErrorText, resolveBind, type BindTarget } from '../../core/listen.js';
+import { errorMessage } from '../../core/errors.js';
 import type { SnapshotBackend } from '../../core/snapshot.js';
 import { compileAccess, type AccessMatcher } from '../access.js';
 import { LogLimiter } from '../rate-limit.js';
 import type { ServerRuntime } from '../runtime.js';
 import { releaseLease, takeBackend } from '../stream/lease.js';
 import { takeRequest, takeResponse, udpMode } from './accounting.js';
+import { listenUdp } from './bind.js';
 import { FireAndForgetPool } from './fire-and-forget.js';
 import { readUdpPlan, type UdpPlan } from './plan.js';
-import { Session, defaultSocketFactory, fastLookup, type SessionOwner, type SocketFactory } from './session.js';
+import { Session, defaultSocketFactory, type SessionOwner, type SocketFactory } from './session.js';
 import { SessionTable } from './table.js';
 
 /** Counters of what the UDP path dropped (tsbetween only; not in GoBetween's stats). */
@@ -47,6 +47,8 @@ class Ctx implements PickContext {
 
 const SWEEP_MIN_MS = 50;
 const SWEEP_MAX_MS = 1000;
+/** Evictions and drops are summed into one warning at most this often. */
+const DROP_REPORT_MS = 10_000;
 
 export class UdpServer implements SessionOwner {
   readonly drops: UdpDropCounters = { evicted: 0, dropped: 0 };
@@ -59,6 +61,8 @@ export class UdpServer implements SessionOwner {
   private sock: Socket | null = null;
   private sweeper: NodeJS.Timeout | null = null;
   private stopped: Promise<void> | null = null;
+  private reported: UdpDropCounters = { evicted: 0, dropped: 0 };
+  private reportedAt = Date.now();
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => this.datagram(msg, rinfo);
   private readonly onSocketError = (err: Error): void => this.listenerError(err);
 
@@ -83,24 +87,7 @@ export class UdpServer implements SessionOwner {
 
   /** Binds; rejects with GoBetween's `Could not start listening UDP: …` texts. */
   async listen(): Promise<{ address: string; port: number }> {
-    const bind = this.rt.plan.bind;
-    let target: BindTarget;
-    try {
-      target = await resolveBind(bind, { network: 'udp' });
-    } catch (err) {
-      throw new StartError(`Could not start listening UDP: Failed to resolve udp address ${bind} : ${errorMessage(err)}`, { cause: err });
-    }
-    let sock: Socket;
-    try {
-      sock = await bindUdp(target, target.host);
-    } catch (err) {
-      if (!(target.wildcard && isNoIpv6(err))) throw startError(err, target);
-      try {
-        sock = await bindUdp(target, '0.0.0.0');
-      } catch (err2) {
-        throw startError(err2, target);
-      }
-    }
+    const sock = await listenUdp(this.rt.plan.bind);
     sock.on('message', this.onMessage);
     sock.on('error', this.onSocketError);
     this.sock = sock;
@@ -192,7 +179,10 @@ export class UdpServer implements SessionOwner {
       // The session took its max_requests: it keeps waiting for responses under another key.
       this.table.retire(s);
     }
-    if (this.rt.closing) return;
+    if (this.rt.closing) {
+      this.drops.dropped++;
+      return;
+    }
     s = this.openSession(key, rinfo);
     if (s === undefined) {
       this.drops.dropped++;
@@ -264,9 +254,10 @@ export class UdpServer implements SessionOwner {
     return Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.floor(shortest / 4)));
   }
 
-  /** Ends the sessions whose client or backend has been idle too long. */
+  /** Ends the sessions whose client or backend has been idle too long; reports drops. */
   private sweep(now: number): void {
     this.faf?.sweep(now);
+    if (now - this.reportedAt >= DROP_REPORT_MS) this.reportDrops(now);
     const ci = this.rt.clientIdle;
     const bi = this.rt.backendIdle;
     if (ci === 0 && bi === 0) return;
@@ -274,42 +265,22 @@ export class UdpServer implements SessionOwner {
     for (const s of expired) this.end(s);
   }
 
+  /** At most every DROP_REPORT_MS: one warning with the evictions and drops since the last one. */
+  private reportDrops(now: number): void {
+    const d = this.drops;
+    const evicted = d.evicted - this.reported.evicted;
+    const dropped = d.dropped - this.reported.dropped;
+    this.reportedAt = now;
+    if (evicted === 0 && dropped === 0) return;
+    this.reported = { evicted: d.evicted, dropped: d.dropped };
+    this.rt.log.warn(
+      { evicted, dropped, sessions: this.table.size, max_sessions: this.udp.maxSessions },
+      `udp ${this.rt.plan.bind}: ${evicted} session(s) evicted, ${dropped} datagram(s) dropped`,
+    );
+  }
+
   private listenerError(err: Error): void {
     // Send errors to clients (no route, buffer full) and read errors: logged, the loop goes on.
     this.rt.limitedLog(this.sendLimiter, 'warn', `udp ${this.rt.plan.bind}: ${err.message}`);
   }
-}
-
-function startError(err: unknown, target: BindTarget): StartError {
-  return new StartError(`Could not start listening UDP: Failed to create listening udp socket: ${listenErrorText(err, target, 'udp')}`, {
-    cause: err,
-  });
-}
-
-/** Binds one listening socket: '::' dual-stack for wildcards, else the family of the IP. */
-function bindUdp(target: BindTarget, host: string): Promise<Socket> {
-  const v6 = host.includes(':');
-  const sock = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: false, lookup: fastLookup });
-  return new Promise<Socket>((resolve, reject) => {
-    const onError = (err: Error): void => {
-      try {
-        sock.close();
-      } catch {
-        // never bound
-      }
-      reject(err);
-    };
-    sock.once('error', onError);
-    sock.bind({ port: target.port, address: host, exclusive: true }, () => {
-      sock.off('error', onError);
-      // Bigger buffers absorb bursts (the kernel caps them at net.core.rmem_max / wmem_max).
-      try {
-        sock.setRecvBufferSize(4 * 1024 * 1024);
-        sock.setSendBufferSize(4 * 1024 * 1024);
-      } catch {
-        // not fatal
-      }
-      resolve(sock);
-    });
-  });
 }

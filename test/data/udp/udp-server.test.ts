@@ -4,7 +4,9 @@
  * what GoBetween does instead (so it fails on GoBetween's behaviour).
  */
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import { test } from 'node:test';
+import { startAppFromJson } from '../../helpers/app.js';
 import { UdpClient, sleep, startUdpApp, udpBackend, waitFor, type UdpApp, type UdpBackend } from './helpers.js';
 
 interface Fixture {
@@ -201,4 +203,32 @@ test('a backend that is unreachable (ICMP port unreachable) ends the session; th
     const c2 = await f.client();
     assert.equal(await f.ask(c2, 'w', 200), 'none');
   });
+});
+
+test('probe health checks over udp mark the backends; only live ones are elected', async () => {
+  const hc = { kind: 'probe', interval: '100ms', timeout: '500ms', passes: 1, fails: 1, initial_status: 'unhealthy', probe_protocol: 'udp', probe_send: 'hc', probe_recv: 'b0:hc' };
+  await withServer(2, {}, { balance: 'roundrobin', client_idle_timeout: '10s', healthcheck: hc }, async (f) => {
+    // b0 answers `b0:hc` (healthy); b1 answers `b1:hc` (stays unhealthy).
+    const c = await f.client();
+    let tag = 'none';
+    const end = Date.now() + 10_000;
+    while (tag === 'none' && Date.now() < end) tag = await f.ask(c, 'q', 200);
+    assert.equal(tag, 'b0');
+    for (let i = 0; i < 3; i++) assert.equal(await f.ask(await f.client(), 'q'), 'b0', 'b1 is never elected');
+  });
+});
+
+test('a busy udp port fails the start with GoBetween\'s text', async () => {
+  const busy = dgram.createSocket('udp4');
+  await new Promise<void>((r) => busy.bind(0, '127.0.0.1', r));
+  const port = busy.address().port;
+  try {
+    const config = { servers: { u: { bind: `127.0.0.1:${port}`, protocol: 'udp', client_idle_timeout: '1s', discovery: { kind: 'static', static_list: ['127.0.0.1:9'] } } } };
+    await assert.rejects(startAppFromJson(JSON.stringify(config), '/t.json'), (err: unknown) => {
+      assert.match(String(err), new RegExp(`Could not start listening UDP: Failed to create listening udp socket: listen udp 127\\.0\\.0\\.1:${port}: bind: address already in use`));
+      return true;
+    });
+  } finally {
+    busy.close();
+  }
 });
