@@ -12,6 +12,7 @@ export const udpListener: ListenerKind = {
   async open(rt: ServerRuntime): Promise<OpenListener> {
     const server = new UdpServer(rt);
     const addr = await server.listen();
-    return { address: addr.address, port: addr.port, stop: () => server.stop() };
+    // Datagrams, not accepted streams: the stream fast-accept path does not apply.
+    return { address: addr.address, port: addr.port, fastAccept: false, stop: () => server.stop() };
   },
 };
