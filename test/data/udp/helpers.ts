@@ -70,23 +70,29 @@ export async function udpBackend(name: string, opts: { delayMs?: number; replies
 /** A client socket on 127.0.0.1 that collects every reply. */
 export class UdpClient {
   readonly replies: string[] = [];
-  private constructor(readonly sock: Socket) {
+  private constructor(
+    readonly sock: Socket,
+    /** The loopback address of the socket's family. */
+    readonly host: string,
+  ) {
     sock.on('message', (m: Buffer) => this.replies.push(m.toString()));
   }
 
   static async open(type: 'udp4' | 'udp6' = 'udp4'): Promise<UdpClient> {
     const sock = dgram.createSocket(type);
-    await new Promise<void>((r) => sock.bind(0, type === 'udp4' ? '127.0.0.1' : '::1', r));
-    return new UdpClient(sock);
+    const host = type === 'udp4' ? '127.0.0.1' : '::1';
+    await new Promise<void>((r) => sock.bind(0, host, r));
+    return new UdpClient(sock, host);
   }
 
   get port(): number {
     return this.sock.address().port;
   }
 
-  send(port: number, text: string, host = '127.0.0.1'): void {
-    this.sock.send(text, port, host);
+  send(port: number, text: string): void {
+    this.sock.send(text, port, this.host);
   }
+
 
   /** Sends `text` and waits for the reply count to grow; returns the new reply or null after `ms`. */
   async ask(port: number, text: string, ms = 3000): Promise<string | null> {
@@ -123,7 +129,8 @@ export interface UdpApp {
 
 /**
  * Starts the real composition root with one udp server `u` on 127.0.0.1 (a free port) in front
- * of `backends`; `server` adds keys to the server section.
+ * of `backends`; `server` adds keys to the server section (a `bind` with `PORT` in it takes the
+ * free port there, e.g. `:PORT` for a wildcard).
  */
 export async function startUdpApp(backends: readonly UdpBackend[] | readonly number[], server: Record<string, unknown>): Promise<UdpApp> {
   const ports = backends.map((b) => (typeof b === 'number' ? b : b.port));
@@ -136,6 +143,7 @@ export async function startUdpApp(backends: readonly UdpBackend[] | readonly num
           protocol: 'udp',
           discovery: { kind: 'static', static_list: ports.map((p) => `127.0.0.1:${p}`) },
           ...server,
+          ...(typeof server['bind'] === 'string' ? { bind: server['bind'].replace('PORT', String(port)) } : {}),
         },
       },
     };

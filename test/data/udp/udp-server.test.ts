@@ -67,6 +67,14 @@ test('sessions: one client port stays on its backend; new ports are elected roun
   });
 });
 
+test('a wildcard bind is dual-stack: IPv4 and IPv6 clients both get their replies', async () => {
+  await withServer(1, {}, { bind: ':PORT', client_idle_timeout: '10s' }, async (f) => {
+    assert.equal(await f.ask(await f.client('udp4'), 'v4'), 'b0');
+    assert.equal(await f.ask(await f.client('udp6'), 'v6'), 'b0');
+    assert.equal(f.u.stats().active, 2);
+  });
+});
+
 test('client_idle_timeout ends idle sessions (stats back to 0)', async () => {
   await withServer(1, {}, { client_idle_timeout: '300ms' }, async (f) => {
     const c = await f.client();
