@@ -1,9 +1,11 @@
 // `npm run bench:udp` (node dist/bench/udp.js): UDP rows, direct / tsbetween / nginx stream side
 // by side on loopback, with the built-in load generators of ./udp-load.ts:
 //
-//   dns      DNS queries per second: 8 client ports x 32 queries in flight for BENCH_SECONDS, to
-//            two dnsmasq (direct: the first dnsmasq alone); through the balancers with
-//            roundrobin and max_responses = 1 (nginx: proxy_responses 1).
+//   dns      DNS queries per second for BENCH_SECONDS, to two dnsmasq (direct: the first dnsmasq
+//            alone); through the balancers with roundrobin and max_responses = 1 (nginx:
+//            proxy_responses 1). Load: dnsperf (Debian package dnsperf) when installed, 8 client
+//            ports x 256 queries in flight; else the built-in generator, 8 ports x 32 in flight
+//            (BENCH_DNS_LOADGEN=builtin forces it).
 //   udp1400  UDP throughput: 1,400-byte datagrams from 4 client ports as fast as they go, to a
 //            counting sink; the figure is what the sink received (Gbit/s), with the loss.
 //
@@ -31,6 +33,7 @@ const SECONDS = Math.min(30, Math.max(1, Number(process.env['BENCH_SECONDS'] ?? 
 const DNSMASQ = ['/usr/sbin/dnsmasq', '/usr/bin/dnsmasq'].find((p) => existsSync(p));
 const NGINX = process.env['BENCH_NGINX'] === '0' ? null : which('nginx');
 const NGINX_STREAM = '/usr/lib/nginx/modules/ngx_stream_module.so';
+const DNSPERF = process.env['BENCH_DNS_LOADGEN'] === 'builtin' ? null : which('dnsperf');
 const CLI = resolve(process.env['BENCH_TSBETWEEN_CLI'] ?? join(ROOT, 'dist', 'src', 'cli.js'));
 
 interface Row {
@@ -91,8 +94,10 @@ events { worker_connections 65536; }
 stream {
   upstream dns { server 127.0.0.1:${p.dns1}; server 127.0.0.1:${p.dns2}; }
   upstream sink { server 127.0.0.1:${p.sink}; }
-  server { listen 127.0.0.1:${p.dns} udp; proxy_pass dns; proxy_responses 1; proxy_timeout 30s; }
-  server { listen 127.0.0.1:${p.udp} udp; proxy_pass sink; proxy_responses 0; proxy_timeout 30s; }
+  # rcvbuf as tsbetween asks for its listening socket; no proxy_responses on the throughput
+  # server: sessions then live until proxy_timeout, as tsbetween's with only client_idle_timeout.
+  server { listen 127.0.0.1:${p.dns} udp rcvbuf=4m; proxy_pass dns; proxy_responses 1; proxy_timeout 30s; }
+  server { listen 127.0.0.1:${p.udp} udp rcvbuf=4m; proxy_pass sink; proxy_timeout 30s; }
 }
 `;
 }
@@ -102,7 +107,12 @@ async function measure(test: string, target: string, pid: number | null, port: n
   sampler?.start();
   const row: Row = { test, target, value: null, unit: '', lossPct: null, lbCpuPct: null, lbPeakRssMb: null, error: null };
   try {
-    if (test === 'dns') {
+    if (test === 'dns' && DNSPERF !== null) {
+      const r = await runDnsperf(DNSPERF, port);
+      row.value = r.qps;
+      row.unit = 'queries/s (dnsperf)';
+      row.lossPct = r.lossPct;
+    } else if (test === 'dns') {
       const r = await dnsLoad({ host: '127.0.0.1', port, name: 'svc.bench', sockets: 8, inflight: 32, total: Infinity, seconds: SECONDS, timeoutMs: 1000 });
       row.value = r.qps;
       row.unit = 'queries/s';
@@ -124,6 +134,30 @@ async function measure(test: string, target: string, pid: number | null, port: n
   row.lbCpuPct = u?.cpuPct ?? null;
   row.lbPeakRssMb = u?.peakRssMb ?? null;
   return row;
+}
+
+/** One dnsperf run against `port`: queries/s and the lost share. */
+function runDnsperf(bin: string, port: number): Promise<{ qps: number; lossPct: number }> {
+  const dir = mkdtempSync(join(os.tmpdir(), 'tsb-dnsperf-'));
+  const file = join(dir, 'queries');
+  writeFileSync(file, 'svc.bench A\n');
+  return new Promise((resolvePromise, reject) => {
+    const c = spawn(bin, ['-s', '127.0.0.1', '-p', String(port), '-d', file, '-l', String(SECONDS), '-c', '8', '-q', '256'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => c.kill('SIGKILL'), (SECONDS + 30) * 1000);
+    c.on('error', reject);
+    c.on('close', () => {
+      clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
+      const qps = /Queries per second:\s+([0-9.]+)/.exec(out);
+      const lost = /Queries lost:\s+\d+ \(([0-9.]+)%\)/.exec(out);
+      if (qps === null) reject(new Error(`dnsperf: no result (${out.slice(-300)})`));
+      else resolvePromise({ qps: Number(qps[1]), lossPct: lost === null ? 0 : Number(lost[1]) });
+    });
+  });
 }
 
 async function main(): Promise<void> {
