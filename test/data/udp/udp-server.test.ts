@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { test } from 'node:test';
+import { decodeServer } from '../../../src/config/decode.js';
 import { startAppFromJson } from '../../helpers/app.js';
-import { UdpClient, sleep, startUdpApp, udpBackend, waitFor, type UdpApp, type UdpBackend } from './helpers.js';
+import { UdpClient, freeUdpPort, sleep, startUdpApp, udpBackend, waitFor, type UdpApp, type UdpBackend } from './helpers.js';
 
 interface Fixture {
   readonly bs: UdpBackend[];
@@ -239,4 +240,28 @@ test('a busy udp port fails the start with GoBetween\'s text', async () => {
   } finally {
     busy.close();
   }
+});
+
+test('a udp server created and deleted at run time (REST API path): sessions closed, port released', async () => {
+  await withServer(1, {}, { client_idle_timeout: '10s' }, async (f) => {
+    const port = await freeUdpPort();
+    const body = decodeServer({
+      bind: `127.0.0.1:${port}`, protocol: 'udp', udp: { max_responses: 0 }, client_idle_timeout: '10s',
+      discovery: { kind: 'static', static_list: [`127.0.0.1:${f.bs[0]?.port ?? 0}`] },
+    }).server;
+    await f.u.app.manager.create('v', body);
+    const c = await f.client();
+    const r = await c.ask(port, 'hi');
+    assert.equal(r, 'b0:hi');
+    assert.equal(f.u.app.manager.stats('v')?.active_connections, 1);
+    await f.u.app.manager.delete('v');
+    assert.equal(f.u.app.manager.stats('v'), null);
+    // The port is free again.
+    const again = dgram.createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      again.once('error', reject);
+      again.bind(port, '127.0.0.1', resolve);
+    });
+    again.close();
+  });
 });
