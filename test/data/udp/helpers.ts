@@ -70,12 +70,17 @@ export async function udpBackend(name: string, opts: { delayMs?: number; replies
 /** A client socket on 127.0.0.1 that collects every reply. */
 export class UdpClient {
   readonly replies: string[] = [];
+  /** Source port of each reply. */
+  readonly sources: number[] = [];
   private constructor(
     readonly sock: Socket,
     /** The loopback address of the socket's family. */
     readonly host: string,
   ) {
-    sock.on('message', (m: Buffer) => this.replies.push(m.toString()));
+    sock.on('message', (m: Buffer, r: RemoteInfo) => {
+      this.replies.push(m.toString());
+      this.sources.push(r.port);
+    });
   }
 
   static async open(type: 'udp4' | 'udp6' = 'udp4'): Promise<UdpClient> {

@@ -65,6 +65,8 @@ test('sessions: one client port stays on its backend; new ports are elected roun
     assert.equal(st.tx, 5 * 2 + 1);
     assert.equal(st.rx, [...c1.replies, ...c2.replies].reduce((n, r) => n + r.length, 0));
     assert.deepEqual(Object.values(st.totals).sort(), [1, 1]);
+    // Replies come from the address the clients talked to (the listening socket).
+    assert.deepEqual(new Set([...c1.sources, ...c2.sources]), new Set([f.u.port]));
   });
 });
 
