@@ -140,7 +140,10 @@ export class UdpServer implements SessionOwner {
     }
     this.end(s);
     // Out of descriptors: free one for the next session by evicting the least recently active.
-    if (code === 'EMFILE' || code === 'ENFILE') this.table.evictOldest();
+    if (code === 'EMFILE' || code === 'ENFILE') {
+      s.fdExhausted = true;
+      this.table.evictOldest();
+    }
   }
 
   sent(s: Session, bytes: number): void {
@@ -219,24 +222,35 @@ export class UdpServer implements SessionOwner {
     rt.sink.tx(b.slot, msg.length);
   }
 
-  private openSession(key: string, rinfo: RemoteInfo): Session | undefined {
+  /**
+   * Elects, reserves and opens a new session. Out of descriptors, the least recently active
+   * session has just been evicted (socketError), so one retry gets its descriptor.
+   */
+  private openSession(key: string, rinfo: RemoteInfo, retry = true): Session | undefined {
     const rt = this.rt;
-    let b = this.elect(rinfo);
-    const s = typeof b === 'string' ? undefined : new Session(rt, this, key, rinfo.address, rinfo.port, b, this.factory, Date.now());
-    if (s !== undefined && !takeBackend(s, s.backend)) b = ELECT_MAX_CONNECTIONS;
-    if (typeof b === 'string' || s === undefined) {
-      rt.limitedLog(rt.electLimiter, 'error', typeof b === 'string' ? b : ELECT_MAX_CONNECTIONS);
+    const b = this.elect(rinfo);
+    if (typeof b === 'string') {
+      rt.limitedLog(rt.electLimiter, 'error', b);
+      return undefined;
+    }
+    const s = new Session(rt, this, key, rinfo.address, rinfo.port, b, this.factory, Date.now());
+    if (!takeBackend(s, b)) {
+      s.close();
+      rt.limitedLog(rt.electLimiter, 'error', ELECT_MAX_CONNECTIONS);
       return undefined;
     }
     // GoBetween ignores max_connections for udp: the session count is admitted unconditionally.
     rt.active.admit(0);
     s.admitted = true;
     rt.sink.serverActive(1);
-    rt.sink.connected(s.slot);
     rt.conns.add(s);
     this.table.add(s);
     s.open();
-    return s.closed ? undefined : s;
+    if (!s.closed) {
+      rt.sink.connected(s.slot);
+      return s;
+    }
+    return retry && s.fdExhausted ? this.openSession(key, rinfo, false) : undefined;
   }
 
   /** Closes the socket, releases the lease and untracks the session, once. */

@@ -82,6 +82,8 @@ export class Session implements Exchange, LeaseHolder, Closable {
   closed = false;
   /** True until the backend socket is connected (a socket error then is a failed dial). */
   dialing = true;
+  /** The dial failed for lack of file descriptors (EMFILE/ENFILE). */
+  fdExhausted = false;
   readonly sock: TaggedSocket;
 
   constructor(

@@ -7,7 +7,7 @@
  *   descriptors and RSS stay bounded, the process keeps answering. Opt-in (about 20-40 s):
  *   TSB_UDP_BURST=1. Without it the same test runs with 12,000 addresses and a cap of 2,000.
  * - The default cap (100,000) above the open-file limit (`ulimit -n 256`): EMFILE evicts the
- *   least recently active session instead of failing every new client.
+ *   least recently active session and the new session retries with the freed descriptor.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -185,6 +185,9 @@ test('default cap above the open-file limit: EMFILE evicts the least recently ac
     t.diagnostic(`1500 addresses with ulimit -n 256: sessions ${s.active}, created ${s.total}, fds ${fds(pid)}`);
     assert.ok(fds(pid) <= 256);
     assert.ok(s.active < 256, `sessions bounded by the descriptors: ${s.active}`);
+    // Each EMFILE evicts the least recently active session and the new one retries once: the
+    // clients keep getting sessions (the kernel may drop a few datagrams on a loaded box).
+    assert.ok(s.total >= 1500 * 0.95, `a session for (nearly) every client: ${s.total}`);
     // A new client is still served (a descriptor is freed for it).
     const c = dgram.createSocket('udp4');
     await new Promise<void>((r) => c.bind(0, '127.0.0.1', r));
