@@ -172,6 +172,20 @@ function nullable<V>(inner: Field<V>): Field<V | null> {
   };
 }
 
+/**
+ * A tsbetween-only key inside a GoBetween section: the property exists only when the key is given
+ * (null = not given), so decoded and echoed sections keep GoBetween's exact shape otherwise.
+ */
+function optional<V>(inner: Field<V>): Field<V> {
+  // `undefined` stands for "no property"; zeroOf and decodeFields leave such keys out.
+  const absent = undefined as unknown as V;
+  return {
+    shape: inner.shape,
+    zero: () => absent,
+    decode: (v, path, ctx) => (v === null ? absent : inner.decode(v, path, ctx)),
+  };
+}
+
 const str = stringField('a string');
 const dur = stringField('a duration string');
 const nstr = nullable(str);
@@ -231,7 +245,10 @@ function matchKey(names: readonly string[], key: string): string | undefined {
 
 function zeroOf<T extends object>(fields: Fields<T>): T {
   const out: Partial<T> = {};
-  for (const name of Object.keys(fields) as (keyof T & string)[]) out[name] = fields[name].zero();
+  for (const name of Object.keys(fields) as (keyof T & string)[]) {
+    const z = fields[name].zero();
+    if (z !== undefined) out[name] = z;
+  }
   return out as T;
 }
 
@@ -250,7 +267,9 @@ function decodeFields<T extends object>(raw: Obj, path: string, fields: Fields<T
       ctx.warnings.push(`unknown key ${join(path, key)}`);
       continue;
     }
-    out[name] = fields[name].decode(value, join(path, name), ctx);
+    const decoded = fields[name].decode(value, join(path, name), ctx);
+    if (decoded === undefined) delete out[name];
+    else out[name] = decoded;
   }
   return out;
 }
@@ -373,7 +392,8 @@ const backendsTlsFields: Fields<BackendsTlsWire> = {
   max_version: str,
   session_tickets: bool,
 };
-const udpFields: Fields<UdpWire> = { max_requests: uint, max_responses: uint, transparent: bool };
+// `max_sessions` is tsbetween's (the UDP session cap): no property unless given.
+const udpFields: Fields<UdpWire> = { max_requests: uint, max_responses: uint, transparent: bool, max_sessions: optional(uint) };
 const accessFields: Fields<AccessWire> = { default: str, rules: nstrs };
 const proxyProtocolFields: Fields<ProxyProtocolWire> = { version: str };
 

@@ -149,7 +149,18 @@ export function healthcheckToJson(h: HealthcheckWire, opts: EchoOptions = {}): J
 
 /** The echoed server (GET /servers/:name), keys in GoBetween's order, absent sections as null. */
 export function serverToJson(s: ServerWire, opts: EchoOptions = {}): JsonObject {
-  return echoTable(serverTable, s, 'server', { healthcheck: () => healthcheckToJson(s.healthcheck, opts) });
+  return echoTable(serverTable, s, 'server', {
+    healthcheck: () => healthcheckToJson(s.healthcheck, opts),
+    udp: () => udpToJson(s.udp),
+  });
+}
+
+/** `udp`: GoBetween's three keys; tsbetween's `max_sessions` only when it was set. */
+function udpToJson(u: ServerWire['udp']): JsonValue {
+  if (u === null) return null;
+  const o: JsonObject = { max_requests: u.max_requests, max_responses: u.max_responses, transparent: u.transparent };
+  if (u.max_sessions !== undefined) o['max_sessions'] = u.max_sessions;
+  return o;
 }
 
 /** GET /servers: name → echoed server, names in Go's sorted map order (`{}` when none). */

@@ -23,6 +23,8 @@
  * - Q-17: `probe_send`/`probe_recv` are validated (`probe_send has invalid syntax invalid syntax`)
  *   but stored as written, so the echo and `/dump` re-load; decode them with `unescapeGo`.
  * - The `regexp` probe strategy also rejects a negative `probe_recv_len` (`probe_recv_len required`).
+ * - udp: `udp.transparent = true` is refused (no raw sockets in Node), and the tsbetween-only
+ *   `udp.max_sessions` must be 1..{@link MAX_UDP_SESSIONS}.
  * Normalisation also writes `access.default = "allow"` when empty (§2.14); access rules themselves
  * are checked by the data plane's access matcher.
  */
@@ -67,6 +69,8 @@ export const DISCOVERY_KINDS: readonly string[] = DISCOVERY.names();
 /** Health-check kinds; `none` means "no checks". */
 export const HEALTHCHECK_KINDS: readonly string[] = [...HEALTHCHECKS.list().map((k) => k.kind), 'none'];
 export const BALANCE_TYPES: readonly string[] = BALANCERS.list().map((b) => b.kind);
+/** Upper bound of the tsbetween-only `udp.max_sessions` (each session holds a socket). */
+export const MAX_UDP_SESSIONS = 1_000_000;
 const LOG_LEVELS: readonly string[] = ['panic', 'fatal', 'error', 'warn', 'warning', 'info', 'debug', 'trace'];
 
 function copyList(list: string[] | null): string[] | null {
@@ -211,6 +215,17 @@ export function prepareServer(
   // 16. ping is TCP-only
   if (HEALTHCHECKS.get(hc.kind)?.tcpOnly === true && protocol === 'udp') {
     fail('healthcheck.kind', `Cant use ${hc.kind} healthcheck with udp server`);
+  }
+
+  // tsbetween: transparent mode needs raw sockets (Node has none); the session cap is bounded.
+  if (protocol === 'udp' && udp !== null) {
+    if (udp.transparent) {
+      fail('udp.transparent', 'udp.transparent = true is not supported: Node.js has no raw sockets to send with the client\'s source address');
+    }
+    const cap = udp.max_sessions;
+    if (cap !== undefined && (cap < 1 || cap > MAX_UDP_SESSIONS)) {
+      fail('udp.max_sessions', `udp.max_sessions must be between 1 and ${MAX_UDP_SESSIONS}`);
+    }
   }
 
   // 17. balance

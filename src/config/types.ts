@@ -86,6 +86,11 @@ export interface UdpWire {
   max_requests: number;
   max_responses: number;
   transparent: boolean;
+  /**
+   * tsbetween only: the session table's cap (default 100,000). Not a GoBetween key: absent unless
+   * given, and the echo and `/dump` show it only when set.
+   */
+  max_sessions?: number;
 }
 
 export interface AccessWire {

@@ -5,12 +5,25 @@
  */
 import type { ServerWire } from '../config/types.js';
 import { parseDurationOr } from '../core/duration.js';
-import type { ServerPlan } from '../core/plan.js';
+import type { PlainSection, ServerPlan } from '../core/plan.js';
 
 /** Milliseconds of a connection option; invalid or negative → 0 (no limit), as GoBetween does. */
 function connectionMs(value: string | null): number {
   const ms = parseDurationOr(value, 0);
   return ms > 0 ? ms : 0;
+}
+
+/**
+ * `[servers.X.udp]` for the udp listener (its reader, with the defaults: src/data/udp/plan.ts);
+ * `maxSessions` only when `udp.max_sessions` is set.
+ */
+function udpPlan(config: ServerWire): PlainSection {
+  const u = config.udp;
+  return Object.freeze({
+    maxRequests: u?.max_requests ?? 0,
+    maxResponses: u?.max_responses ?? 0,
+    ...(u?.max_sessions !== undefined ? { maxSessions: u.max_sessions } : {}),
+  });
 }
 
 export function serverPlan(name: string, config: ServerWire): ServerPlan {
@@ -26,5 +39,6 @@ export function serverPlan(name: string, config: ServerWire): ServerPlan {
     access: config.access === null
       ? null
       : Object.freeze({ default: config.access.default, rules: Object.freeze([...(config.access.rules ?? [])]) }),
+    ...(config.protocol === 'udp' ? { udp: udpPlan(config) } : {}),
   });
 }

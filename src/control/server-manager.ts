@@ -98,7 +98,6 @@ function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
 
 /** Sections tsbetween parses and validates but does not run yet: refuse the server by name. */
 function refuseUnsupported(path: string, s: ServerWire): void {
-  if (s.protocol === 'udp') throw new NotSupportedError(`${path}.protocol`, 'udp protocol');
   if (s.protocol === 'tls' || s.tls !== null) throw new NotSupportedError(`${path}.tls`, 'tls termination');
   if (s.sni !== null) throw new NotSupportedError(`${path}.sni`, 'sni routing');
   if (s.backends_tls !== null) throw new NotSupportedError(`${path}.backends_tls`, 'backends_tls');

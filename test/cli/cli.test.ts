@@ -53,10 +53,10 @@ test('missing config file exits 1 naming the path', async () => {
 });
 
 test('unsupported feature is refused by name', async () => {
-  const file = dir.write('udp.toml', '[servers.u]\nbind = "127.0.0.1:0"\nprotocol = "udp"\nclient_idle_timeout = "1s"\n[servers.u.discovery]\nkind = "static"\nstatic_list = ["127.0.0.1:53"]\n');
+  const file = dir.write('udp.toml', '[servers.u]\nbind = "127.0.0.1:0"\nprotocol = "udp"\nclient_idle_timeout = "1s"\n[servers.u.udp]\ntransparent = true\n[servers.u.discovery]\nkind = "static"\nstatic_list = ["127.0.0.1:53"]\n');
   const r = runCli(['-c', file]);
   assert.equal(await r.exited, 1);
-  assert.match(r.stderr(), /servers\.u\.protocol: not supported yet: udp protocol/);
+  assert.match(r.stderr(), /servers\.u\.udp\.transparent: udp\.transparent = true is not supported/);
 });
 
 test('GOBETWEEN env together with arguments is a usage error: exit 2 (GoBetween: 1)', async () => {
@@ -147,12 +147,8 @@ test('GoBetween sample JSON config starts (API, metrics, static server)', async 
   }
 });
 
-test('GoBetween sample TOML config: the udp server is reported as not supported yet', async () => {
-  const r = runCli(['-c', 'test/fixtures/gobetween-sample.toml']);
-  const code = await r.exited;
-  assert.equal(code, 1);
-  assert.match(r.stderr(), /not supported yet/);
-});
+// GoBetween's sample TOML (with its udp server) runs in test/data/udp/gobetween-sample.test.ts,
+// inside a network namespace: it binds fixed ports.
 
 test('the package executables: npx tsbetween and npx gobetween (built dist/)', async (t) => {
   const { existsSync: exists } = await import('node:fs');

@@ -10,11 +10,12 @@
  * `acceptStream` (./tcp.ts) with its own socket source.
  */
 import { tcpListener } from './tcp.js';
+import { udpListener } from './udp.js';
 import type { ListenerKind } from './types.js';
 
 export type { ListenerKind, OpenListener } from './types.js';
 
-const LISTENERS: readonly ListenerKind[] = [tcpListener];
+const LISTENERS: readonly ListenerKind[] = [tcpListener, udpListener];
 
 export function listenerFor(protocol: string): ListenerKind | undefined {
   return LISTENERS.find((l) => l.protocol === protocol);
