@@ -38,7 +38,7 @@ test(`a session holds at most ${QUEUE_MAX} datagrams while its backend name reso
   // A backend socket whose connect never completes (a name that takes forever to resolve).
   const factory = (type: 'udp4' | 'udp6'): Socket => {
     const s = dgram.createSocket(type);
-    s.connect = (() => undefined) as Socket['connect'];
+    s.connect = (() => undefined);
     sockets.push(s);
     return s;
   };
