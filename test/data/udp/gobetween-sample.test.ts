@@ -1,9 +1,10 @@
 /**
- * GoBetween's own sample config (../shared/fixtures/gobetween-sample.toml) starts unchanged and
- * its `udpsample` server answers DNS. The sample binds fixed ports (:8888, 0.0.0.0:3000,
- * localhost:4000) and balances to 8.8.8.8:53, 8.8.4.4:53 and 91.239.100.100:53, so the whole run
- * happens inside a fresh network namespace (`unshare -n`, root only): those three addresses are
- * put on its loopback and served by one dnsmasq, and nothing leaves or touches the host's ports.
+ * GoBetween's sample config (our copy in test/fixtures/gobetween-sample.toml, written from the
+ * spec) starts unchanged and its `udpsample` server answers DNS. The sample binds fixed ports
+ * (:8888, 0.0.0.0:3000, localhost:4000) and balances to three documentation addresses
+ * (192.0.2.53, 198.51.100.53, 203.0.113.53 — GoBetween's original names public resolvers), so the
+ * whole run happens inside a fresh network namespace (`unshare -n`, root only): those addresses
+ * are put on its loopback and served by one dnsmasq, and nothing leaves or touches the host.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -11,10 +12,10 @@ import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { DNSMASQ } from '../../discovery/dnsmasq.js';
 
-const SAMPLE = '../shared/fixtures/gobetween-sample.toml';
+const SAMPLE = 'test/fixtures/gobetween-sample.toml';
 
 function skipReason(): string | undefined {
-  if (!existsSync(SAMPLE)) return '../shared is absent';
+  if (!existsSync(SAMPLE)) return `${SAMPLE} is missing`;
   if (DNSMASQ === undefined) return 'dnsmasq not installed';
   if (spawnSync('which', ['dig']).status !== 0) return 'dig not installed (Debian bind9-dnsutils)';
   const probe = spawnSync('unshare', ['-n', 'true']);
@@ -27,8 +28,8 @@ function skipReason(): string | undefined {
 const SCRIPT = `
 set -u
 ip link set lo up
-for a in 8.8.8.8 8.8.4.4 91.239.100.100; do ip addr add $a/32 dev lo; done
-"$DNSMASQ" --no-daemon --log-facility=- --port=53 --listen-address=8.8.8.8,8.8.4.4,91.239.100.100 \\
+for a in 192.0.2.53 198.51.100.53 203.0.113.53; do ip addr add $a/32 dev lo; done
+"$DNSMASQ" --no-daemon --log-facility=- --port=53 --listen-address=192.0.2.53,198.51.100.53,203.0.113.53 \\
   --bind-interfaces --no-resolv --no-hosts --conf-file=/dev/null --pid-file= --user=root \\
   --address=/sample.test/10.1.2.3 2>/dev/null &
 DNS=$!
