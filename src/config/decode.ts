@@ -48,6 +48,7 @@ import type {
   ExecCheckGroup,
   ExecDiscoveryGroup,
   HealthcheckWire,
+  HttpCheckGroup,
   JsonGroup,
   LoggingWire,
   LxdGroup,
@@ -226,6 +227,28 @@ const strs: Field<string[]> = {
   decode: (v, path, ctx) => (v === null ? [] : decodeStringArray(v, path, ctx)),
 };
 const nstrs = nullable<string[]>({ shape: VALUE, zero: () => [], decode: decodeStringArray });
+
+/**
+ * `http_expected_status` (tsbetween-only): a string (`"200-299,302"`) or an array of integers and
+ * strings (`[200, "300-399"]`), kept as one comma-separated string (the http kind parses it).
+ */
+const statusList: Field<string> = {
+  shape: VALUE,
+  zero: () => '',
+  decode(v, path, ctx) {
+    if (v === null) return '';
+    if (typeof v === 'string') return v;
+    if (!Array.isArray(v)) throw mismatch(path, 'a string or an array of status codes', v, ctx);
+    return v
+      .map((item: unknown, i) => {
+        if (typeof item === 'string') return item;
+        const n = integerOf(item, ctx);
+        if (n === undefined) throw mismatch(`${path}[${i}]`, 'a status code or range', item, ctx);
+        return String(n);
+      })
+      .join(',');
+  },
+};
 
 function matchKey(names: readonly string[], key: string): string | undefined {
   if (names.includes(key)) return key;
@@ -458,6 +481,7 @@ type HealthcheckCommon = Pick<HealthcheckWire, 'kind' | 'interval' | 'passes' | 
 interface HealthcheckGroups {
   probe: ProbeGroup;
   exec: ExecCheckGroup;
+  http: HttpCheckGroup;
 }
 
 const healthcheck = grouped<HealthcheckCommon, HealthcheckGroups>(
@@ -465,6 +489,8 @@ const healthcheck = grouped<HealthcheckCommon, HealthcheckGroups>(
   {
     probe: { probe_protocol: str, probe_strategy: str, probe_send: str, probe_recv: str, probe_recv_len: int },
     exec: { exec_command: str, exec_expected_positive_output: str, exec_expected_negative_output: str },
+    // tsbetween-only (echoed only when one of its keys was given).
+    http: { http_path: str, http_method: str, http_host: str, http_expected_status: statusList, http_expected_body: str },
   },
 );
 

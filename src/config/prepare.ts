@@ -57,7 +57,8 @@ export interface PreparedServer {
 
 /** Discovery kinds GoBetween knows (for the Q-4 error message). */
 export const DISCOVERY_KINDS: readonly string[] = ['consul', 'docker', 'exec', 'json', 'lxd', 'plaintext', 'srv', 'static'];
-export const HEALTHCHECK_KINDS: readonly string[] = ['ping', 'probe', 'exec', 'none'];
+/** GoBetween's kinds plus tsbetween's `http` (its keys are checked by healthcheck/http.ts). */
+export const HEALTHCHECK_KINDS: readonly string[] = ['ping', 'probe', 'exec', 'none', 'http'];
 export const BALANCE_TYPES: readonly string[] = ['weight', 'leastconn', 'roundrobin', 'leastbandwidth', 'iphash1', 'iphash'];
 const LOG_LEVELS: readonly string[] = ['panic', 'fatal', 'error', 'warn', 'warning', 'info', 'debug', 'trace'];
 
@@ -89,6 +90,7 @@ function copyHealthcheck(h: HealthcheckWire): HealthcheckWire {
   };
   if (h.probe !== undefined) out.probe = { ...h.probe };
   if (h.exec !== undefined) out.exec = { ...h.exec };
+  if (h.http !== undefined) out.http = { ...h.http };
   return out;
 }
 

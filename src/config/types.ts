@@ -203,6 +203,18 @@ export interface ExecCheckGroup {
   exec_expected_negative_output: string;
 }
 
+/**
+ * tsbetween-only `http` health check (README "HTTP health checks"). `http_expected_status` is kept
+ * as text: `"200-299,302"` (a TOML/JSON array of codes or ranges is joined with commas).
+ */
+export interface HttpCheckGroup {
+  http_path: string;
+  http_method: string;
+  http_host: string;
+  http_expected_status: string;
+  http_expected_body: string;
+}
+
 export interface HealthcheckWire {
   kind: string;
   interval: string;
@@ -212,6 +224,7 @@ export interface HealthcheckWire {
   initial_status: string | null;
   probe?: ProbeGroup;
   exec?: ExecCheckGroup;
+  http?: HttpCheckGroup;
 }
 
 // ---- server and root ------------------------------------------------------------------------
