@@ -10,6 +10,11 @@
  *   POST   /servers/:name         create; 200 `null` once the listener accepts
  *   DELETE /servers/:name         delete; 200 `null`, also for unknown names (quirk Q-2)
  *   GET    /servers/:name/stats   stats (§4), or `null` (quirk Q-1)
+ * tsbetween-only:
+ *   GET    /servers/:name/backends                 every backend with drain state, health, counters
+ *   POST   /servers/:name/backends/:host:port/drain no new connections (open ones continue)
+ *   POST   /servers/:name/backends/:host:port/ready back in rotation
+ *   (unknown server/backend on these: 404 with a JSON string message)
  *
  * A path with a trailing slash that matches a route without it is redirected (301 for GET, 307
  * otherwise). JSON is Go's MarshalIndent with 4 spaces, no trailing newline. Errors go through
@@ -27,7 +32,7 @@ import { compareGoStrings, goJson, goJsonString } from '../config/go-json.js';
 import type { ApiWire, ConfigSource } from '../config/types.js';
 import type { ServerManagerApi } from '../control/types.js';
 import { formatDuration } from '../core/duration.js';
-import { DecodeError } from '../core/errors.js';
+import { DecodeError, NotFoundError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { BodyTooLargeError, UNKNOWN_SERVER, UnknownFormatError, errorReply } from './errors.js';
 import { closeServer, listenOn, resolveBind } from '../core/listen.js';
@@ -57,12 +62,16 @@ export interface ApiServer {
   address(): AddressInfo;
 }
 
-type RouteId = 'info' | 'ping' | 'dump' | 'servers' | 'getServer' | 'postServer' | 'deleteServer' | 'stats';
+type RouteId =
+  | 'info' | 'ping' | 'dump' | 'servers' | 'getServer' | 'postServer' | 'deleteServer' | 'stats'
+  | 'backends' | 'drain' | 'ready';
 
 interface Match {
   readonly route: RouteId;
   /** `:name` of the /servers/:name routes ('' otherwise). */
   readonly name: string;
+  /** `host:port` of the drain/ready routes ('' otherwise). */
+  readonly key?: string;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -93,6 +102,12 @@ function matchRoute(method: string, path: string): Match | undefined {
     return route === undefined ? undefined : { route, name };
   }
   if (parts.length === 4 && parts[3] === 'stats' && method === 'GET') return { route: 'stats', name };
+  if (parts.length === 4 && parts[3] === 'backends' && method === 'GET') return { route: 'backends', name };
+  const key = parts[4];
+  if (parts.length === 6 && parts[3] === 'backends' && key !== undefined && key !== '' && method === 'POST') {
+    if (parts[5] === 'drain') return { route: 'drain', name, key };
+    if (parts[5] === 'ready') return { route: 'ready', name, key };
+  }
   return undefined;
 }
 
@@ -282,6 +297,16 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
         else sendJson(res, 200, goJson(stats));
         return;
       }
+      case 'backends': {
+        const list = manager.backends(m.name);
+        if (list === null) throw new NotFoundError(`Unknown server ${m.name}`);
+        sendJson(res, 200, goJson(list));
+        return;
+      }
+      case 'drain':
+      case 'ready':
+        sendJson(res, 200, goJson(manager.setDrain(m.name, m.key ?? '', m.route === 'drain')));
+        return;
       case 'deleteServer':
         // Unknown names are ignored: 200 null either way (quirk Q-2).
         await manager.delete(m.name);

@@ -8,6 +8,12 @@ import { Backend, type BackendSpec } from '../core/backend.js';
 
 export type PoolListener = () => void;
 
+/**
+ * Operator drain state of a backend (tsbetween-only): `ready` (in rotation), `draining` (no new
+ * connections, some still open), `drained` (no new connections, none open).
+ */
+export type DrainState = 'ready' | 'draining' | 'drained';
+
 export interface BackendPoolOptions {
   /** Live state given to newly discovered backends (`healthcheck.initial_status`). */
   readonly initialLive: boolean;
@@ -17,8 +23,14 @@ export class BackendPool {
   private readonly table = new Map<string, Backend>();
   private readonly listeners = new Set<PoolListener>();
   private readonly initialLive: boolean;
+  /**
+   * Keys an operator drained (POST /servers/NAME/backends/KEY/drain). By key, not by object, so a
+   * drain survives discovery refreshes (a backend that leaves and comes back is still drained)
+   * and is carried over to the new pool when a reload changes the server.
+   */
+  private readonly drainKeys = new Set<string>();
 
-  /** live && discovered backends sorted by key (byte order). Replaced, never mutated. */
+  /** live && discovered && not drained backends sorted by key (byte order). Replaced, never mutated. */
   eligible: readonly Backend[] = [];
   /** True when some eligible backend has `maxConnections > 0` (the filter can be skipped otherwise). */
   anyMaxConnections = false;
@@ -89,6 +101,32 @@ export class BackendPool {
     }
   }
 
+  /** Takes `key` out of rotation (existing connections continue); returns whether it changed. */
+  drain(key: string): boolean {
+    if (this.drainKeys.has(key)) return false;
+    this.drainKeys.add(key);
+    this.changed();
+    return true;
+  }
+
+  /** Puts `key` back in rotation; returns whether it changed. */
+  undrain(key: string): boolean {
+    if (!this.drainKeys.delete(key)) return false;
+    this.changed();
+    return true;
+  }
+
+  /** The drained keys (also those not in the table now), sorted. */
+  drainedKeys(): string[] {
+    return [...this.drainKeys].sort();
+  }
+
+  /** `ready`, or `draining` while a drained backend still has connections, then `drained`. */
+  drainState(b: Backend): DrainState {
+    if (!this.drainKeys.has(b.key)) return 'ready';
+    return b.active > 0 ? 'draining' : 'drained';
+  }
+
   /** Subscribes to table changes; returns the unsubscribe function. */
   onChange(listener: PoolListener): () => void {
     this.listeners.add(listener);
@@ -103,8 +141,9 @@ export class BackendPool {
   private changed(): void {
     const eligible: Backend[] = [];
     let anyMax = false;
+    const drained = this.drainKeys;
     for (const b of this.table.values()) {
-      if (b.live && b.discovered) {
+      if (b.live && b.discovered && (drained.size === 0 || !drained.has(b.key))) {
         eligible.push(b);
         if (b.maxConnections > 0) anyMax = true;
       }

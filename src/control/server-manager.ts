@@ -10,7 +10,7 @@
 import { ServerCounters } from '../core/backend.js';
 import type { Random } from '../core/clock.js';
 import { parseDurationOr } from '../core/duration.js';
-import { ConfigError, NotSupportedError, StartError } from '../core/errors.js';
+import { ConfigError, NotFoundError, NotSupportedError, StartError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Registry } from '../core/registry.js';
 import type { DefaultsWire, ServerInput, ServerWire } from '../config/types.js';
@@ -24,8 +24,8 @@ import type { HealthcheckKind } from '../healthcheck/types.js';
 import { compileAccess } from '../data/access.js';
 import { TcpServer } from '../data/tcp-server.js';
 import { BackendPool } from './backend-pool.js';
-import { RATE_WINDOW_MS, serverStatsJson, tickRates } from './stats.js';
-import type { ServerManagerApi, ServerStatsJson, ServerView } from './types.js';
+import { RATE_WINDOW_MS, backendStateJson, backendStatesJson, serverStatsJson, tickRates } from './stats.js';
+import type { BackendStateJson, ServerManagerApi, ServerStatsJson, ServerView } from './types.js';
 
 export interface ServerManagerDeps {
   readonly log: Logger;
@@ -129,6 +129,23 @@ export class ServerManager implements ServerManagerApi {
   stats(name: string): ServerStatsJson | null {
     const s = this.servers.get(name);
     return s === undefined ? null : serverStatsJson(s.counters, s.pool);
+  }
+
+  backends(name: string): BackendStateJson[] | null {
+    const s = this.servers.get(name);
+    return s === undefined ? null : backendStatesJson(s.pool);
+  }
+
+  setDrain(name: string, key: string, drain: boolean): BackendStateJson {
+    const s = this.servers.get(name);
+    if (s === undefined) throw new NotFoundError(`Unknown server ${name}`);
+    const b = s.pool.get(key);
+    if (b === undefined) throw new NotFoundError(`Unknown backend ${key} of server ${name}`);
+    const changed = drain ? s.pool.drain(key) : s.pool.undrain(key);
+    if (changed) {
+      this.log.info(`backend ${key} of server ${name}: ${drain ? `draining (${b.active} active connections)` : 'ready (back in rotation)'}`);
+    }
+    return backendStateJson(s.pool, b);
   }
 
   onChange(listener: () => void): () => void {

@@ -49,6 +49,12 @@ export class NotSupportedError extends ConfigError {
   }
 }
 
+/** A server or backend named by a tsbetween-only route does not exist. API → 404. */
+export class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
+  readonly code = 'ERR_NOT_FOUND';
+}
+
 /** The message of any thrown value, for logs. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
