@@ -14,7 +14,10 @@
  *   GET    /servers/:name/backends                 every backend with drain state, health, counters
  *   POST   /servers/:name/backends/:host:port/drain no new connections (open ones continue)
  *   POST   /servers/:name/backends/:host:port/ready back in rotation
- *   (unknown server/backend on these: 404 with a JSON string message)
+ *   (unknown server/backend on these: 404 with a JSON string message; a cross-origin browser
+ *   request to drain/ready is refused with 403 unless `cors` is on)
+ *   GET    /dashboard             the live dashboard page (api/dashboard.ts)
+ *   GET    /dashboard/state       what the page polls (JSON)
  *
  * A path with a trailing slash that matches a route without it is redirected (301 for GET, 307
  * otherwise). JSON is Go's MarshalIndent with 4 spaces, no trailing newline. Errors go through
@@ -34,7 +37,8 @@ import type { ServerManagerApi } from '../control/types.js';
 import { formatDuration } from '../core/duration.js';
 import { DecodeError, NotFoundError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { BodyTooLargeError, UNKNOWN_SERVER, UnknownFormatError, errorReply } from './errors.js';
+import { BodyTooLargeError, ForbiddenError, UNKNOWN_SERVER, UnknownFormatError, errorReply } from './errors.js';
+import { DASHBOARD_CSP, DASHBOARD_HTML, dashboardState } from './dashboard.js';
 import { closeServer, listenOn, resolveBind } from '../core/listen.js';
 
 /** Largest request body accepted (POST /servers/:name); larger bodies get 413. */
@@ -55,6 +59,8 @@ export interface ApiOptions {
   /** The running config in `format` ('toml' | 'json'); only called with those two. */
   readonly dump: (format: string) => string;
   readonly log: Logger;
+  /** Whether the dashboard offers its drain/ready buttons (default true: the API accepts writes). */
+  readonly writable?: boolean;
 }
 
 export interface ApiServer {
@@ -64,7 +70,7 @@ export interface ApiServer {
 
 type RouteId =
   | 'info' | 'ping' | 'dump' | 'servers' | 'getServer' | 'postServer' | 'deleteServer' | 'stats'
-  | 'backends' | 'drain' | 'ready';
+  | 'backends' | 'drain' | 'ready' | 'dashboard' | 'dashboardState';
 
 interface Match {
   readonly route: RouteId;
@@ -82,6 +88,8 @@ const FIXED_ROUTES: Readonly<Record<string, RouteId>> = {
   'GET /ping': 'ping',
   'GET /dump': 'dump',
   'GET /servers': 'servers',
+  'GET /dashboard': 'dashboard',
+  'GET /dashboard/state': 'dashboardState',
 };
 
 const SERVER_ROUTES: Readonly<Record<string, RouteId>> = {
@@ -226,6 +234,18 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
     return timingSafeEqual(digest(got), expectedAuth);
   }
 
+  /**
+   * A browser request from another origin (CSRF: a page elsewhere could make a logged-in browser
+   * drain a backend). Checked on the tsbetween-only write routes only, and only when CORS is off.
+   */
+  function crossOrigin(req: IncomingMessage): boolean {
+    if (api.cors) return false;
+    const origin = req.headers.origin;
+    if (origin === undefined) return false;
+    const host = req.headers.host ?? '';
+    return origin !== `http://${host}` && origin !== `https://${host}`;
+  }
+
   /** CORS (§3.2); returns true when the request was a preflight that has been answered. */
   function cors(req: IncomingMessage, res: ServerResponse): boolean {
     if (!api.cors) return false;
@@ -303,8 +323,21 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
         sendJson(res, 200, goJson(list));
         return;
       }
+      case 'dashboard':
+        send(res, 200, 'text/html; charset=utf-8', DASHBOARD_HTML, {
+          'Content-Security-Policy': DASHBOARD_CSP,
+          'X-Content-Type-Options': 'nosniff',
+          'X-Frame-Options': 'DENY',
+          'Referrer-Policy': 'no-referrer',
+          'Cache-Control': 'no-store',
+        });
+        return;
+      case 'dashboardState':
+        send(res, 200, JSON_TYPE, JSON.stringify(dashboardState(manager, opts.writable ?? true)), { 'Cache-Control': 'no-store' });
+        return;
       case 'drain':
       case 'ready':
+        if (crossOrigin(req)) throw new ForbiddenError('cross-origin request refused (enable [api] cors to allow it)');
         sendJson(res, 200, goJson(manager.setDrain(m.name, m.key ?? '', m.route === 'drain')));
         return;
       case 'deleteServer':

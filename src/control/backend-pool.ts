@@ -14,6 +14,19 @@ export type PoolListener = () => void;
  */
 export type DrainState = 'ready' | 'draining' | 'drained';
 
+/** A recent change of a backend (health transition or operator drain), for the dashboard. */
+export interface PoolEvent {
+  /** Epoch milliseconds. */
+  readonly time: number;
+  readonly backend: string;
+  readonly event: 'live' | 'dead' | 'drain' | 'ready';
+  /** Why (the health check's reason), '' when none. */
+  readonly reason: string;
+}
+
+/** How many recent events a pool keeps. */
+export const MAX_POOL_EVENTS = 50;
+
 export interface BackendPoolOptions {
   /** Live state given to newly discovered backends (`healthcheck.initial_status`). */
   readonly initialLive: boolean;
@@ -38,6 +51,8 @@ export class BackendPool {
   version = 0;
   /** Whether a discovery result was ever applied. */
   discoveredOnce = false;
+  /** The last {@link MAX_POOL_EVENTS} health transitions and drains, oldest first. */
+  readonly events: PoolEvent[] = [];
 
   constructor(opts: BackendPoolOptions) {
     this.initialLive = opts.initialLive;
@@ -81,11 +96,15 @@ export class BackendPool {
     this.changed();
   }
 
-  /** Sets a backend's live state; returns false when the backend is unknown or unchanged. */
-  setLive(key: string, live: boolean): boolean {
+  /**
+   * Sets a backend's live state; returns false when the backend is unknown or unchanged. `reason`
+   * (the health check's) is kept with the transition in `events`.
+   */
+  setLive(key: string, live: boolean, reason = ''): boolean {
     const b = this.table.get(key);
     if (b === undefined || b.live === live) return false;
     b.live = live;
+    this.record(key, live ? 'live' : 'dead', reason);
     this.changed();
     return true;
   }
@@ -105,6 +124,7 @@ export class BackendPool {
   drain(key: string): boolean {
     if (this.drainKeys.has(key)) return false;
     this.drainKeys.add(key);
+    this.record(key, 'drain', '');
     this.changed();
     return true;
   }
@@ -112,6 +132,7 @@ export class BackendPool {
   /** Puts `key` back in rotation; returns whether it changed. */
   undrain(key: string): boolean {
     if (!this.drainKeys.delete(key)) return false;
+    this.record(key, 'ready', '');
     this.changed();
     return true;
   }
@@ -125,6 +146,11 @@ export class BackendPool {
   drainState(b: Backend): DrainState {
     if (!this.drainKeys.has(b.key)) return 'ready';
     return b.active > 0 ? 'draining' : 'drained';
+  }
+
+  private record(backend: string, event: PoolEvent['event'], reason: string): void {
+    if (this.events.length >= MAX_POOL_EVENTS) this.events.shift();
+    this.events.push({ time: Date.now(), backend, event, reason });
   }
 
   /** Subscribes to table changes; returns the unsubscribe function. */

@@ -155,12 +155,11 @@ class Worker {
     }
     const live = after.confirmed === 'healthy';
     const wasLive = this.backend.live;
-    if (pool.setLive(this.backend.key, live)) {
-      const n = live ? this.cfg.passes : this.cfg.fails;
-      const what = live ? (n === 1 ? 'success' : 'successes') : n === 1 ? 'failure' : 'failures';
-      log.info(
-        `backend ${this.backend.key} of server ${serverName}: ${wasLive ? 'live' : 'dead'} -> ${live ? 'live' : 'dead'} (${n} consecutive ${what}: ${result.reason})`,
-      );
+    const n = live ? this.cfg.passes : this.cfg.fails;
+    const what = live ? (n === 1 ? 'success' : 'successes') : n === 1 ? 'failure' : 'failures';
+    const why = `${n} consecutive ${what}: ${result.reason}`;
+    if (pool.setLive(this.backend.key, live, why)) {
+      log.info(`backend ${this.backend.key} of server ${serverName}: ${wasLive ? 'live' : 'dead'} -> ${live ? 'live' : 'dead'} (${why})`);
     }
   }
 }

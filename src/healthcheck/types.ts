@@ -72,6 +72,6 @@ export interface HealthTargetPool {
   all(): readonly Backend[];
   /** Subscribes to table changes; returns the unsubscribe function. */
   onChange(listener: () => void): () => void;
-  /** Sets a backend's live state; returns whether it changed. */
-  setLive(key: string, live: boolean): boolean;
+  /** Sets a backend's live state (`reason`: why, kept for the dashboard); returns whether it changed. */
+  setLive(key: string, live: boolean, reason?: string): boolean;
 }
