@@ -34,6 +34,7 @@
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { DecodeError } from '../core/errors.js';
 import type {
+  AccessLogWire,
   AccessWire,
   AcmeWire,
   ApiTlsWire,
@@ -177,6 +178,18 @@ function nullable<V>(inner: Field<V>): Field<V | null> {
   };
 }
 
+/**
+ * A tsbetween-only key: `undefined` (absent) unless given, and then not echoed by dump.ts, so a
+ * GoBetween config keeps GoBetween's key set in GET /servers and /dump.
+ */
+function optional<V>(inner: Field<V>): Field<V | undefined> {
+  return {
+    shape: inner.shape,
+    zero: () => undefined,
+    decode: (v, path, ctx) => (v === null ? undefined : inner.decode(v, path, ctx)),
+  };
+}
+
 const str = stringField('a string');
 const dur = stringField('a duration string');
 const nstr = nullable(str);
@@ -258,7 +271,10 @@ function matchKey(names: readonly string[], key: string): string | undefined {
 
 function zeroOf<T extends object>(fields: Fields<T>): T {
   const out: Partial<T> = {};
-  for (const name of Object.keys(fields) as (keyof T & string)[]) out[name] = fields[name].zero();
+  for (const name of Object.keys(fields) as (keyof T & string)[]) {
+    const zero = fields[name].zero();
+    if (zero !== undefined) out[name] = zero; // absent optional (tsbetween-only) keys stay absent
+  }
   return out as T;
 }
 
@@ -375,6 +391,7 @@ const defaultsFields: Fields<DefaultsWire> = {
 };
 const acmeFields: Fields<AcmeWire> = { challenge: str, http_bind: str, cache_dir: str };
 const profilerFields: Fields<ProfilerWire> = { enabled: bool, bind: str };
+const accessLogFields: Fields<AccessLogWire> = { enabled: bool, output: str, format: str, rate_limit: nint };
 
 const sniFields: Fields<SniWire> = {
   hostname_matching_strategy: str,
@@ -510,6 +527,9 @@ const serverFields: Fields<ServerInput> = {
   proxy_protocol: nullable(struct(proxyProtocolFields)),
   discovery,
   healthcheck,
+  backend_connection_retries: optional(int),
+  passive_health_fails: optional(int),
+  passive_health_down_time: optional(dur),
 };
 
 const server = struct(serverFields);
@@ -537,6 +557,7 @@ const rootFields: Fields<ConfigWire> = {
   acme: nullable(struct(acmeFields)),
   profiler: nullable(struct(profilerFields)),
   servers,
+  access_log: optional(struct(accessLogFields)),
 };
 
 // The writer's view of the schema (dump.ts); every key order is GoBetween's output order (§3.6).
