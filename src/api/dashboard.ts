@@ -80,7 +80,7 @@ svg.spark .tx{stroke:var(--warn);fill:none;stroke-width:1.5}
 .be .info{grid-column:1/2;color:var(--mut);font-size:.85rem}
 .be button{grid-row:1/3;grid-column:2;align-self:center}
 .pill{display:inline-block;border-radius:1rem;padding:0 .5rem;font-size:.8rem;margin-left:.35rem;border:1px solid currentColor}
-.live{color:var(--ok)}.dead{color:var(--bad)}.draining,.drained{color:var(--warn)}
+.live{color:var(--ok)}.dead,.down{color:var(--bad)}.draining,.drained{color:var(--warn)}
 button{font:inherit;padding:.35rem .8rem;border-radius:.35rem;border:1px solid var(--line);background:var(--bg);color:var(--fg);cursor:pointer;min-width:5rem}
 button:disabled{opacity:.5}
 details{margin-top:.5rem}summary{cursor:pointer;color:var(--mut);font-size:.85rem}

@@ -19,7 +19,8 @@ export interface PoolEvent {
   /** Epoch milliseconds. */
   readonly time: number;
   readonly backend: string;
-  readonly event: 'live' | 'dead' | 'drain' | 'ready';
+  /** `down`/`up`: passive health (consecutive failed connects / the next passing check). */
+  readonly event: 'live' | 'dead' | 'drain' | 'ready' | 'down' | 'up';
   /** Why (the health check's reason), '' when none. */
   readonly reason: string;
 }
@@ -30,7 +31,24 @@ export const MAX_POOL_EVENTS = 50;
 export interface BackendPoolOptions {
   /** Live state given to newly discovered backends (`healthcheck.initial_status`). */
   readonly initialLive: boolean;
+  /**
+   * Passive health (tsbetween-only `passive_health_fails`): after this many consecutive failed
+   * connects a backend is taken out of rotation. 0 or absent: off.
+   */
+  readonly passiveFails?: number;
+  /**
+   * How long a passively downed backend stays out when no active check will bring it back
+   * (`passive_health_down_time`); with an active health check it returns at the next passing check.
+   */
+  readonly passiveDownMs?: number;
+  /** Whether an active health check runs (then it, not a timer, ends a passive down). */
+  readonly activeChecks?: boolean;
+  /** Told once per passive down/up (the server's logger). */
+  readonly onPassive?: (key: string, down: boolean, why: string) => void;
 }
+
+/** Default `passive_health_down_time` without an active health check. */
+export const DEFAULT_PASSIVE_DOWN_MS = 10_000;
 
 export class BackendPool {
   private readonly table = new Map<string, Backend>();
@@ -54,8 +72,69 @@ export class BackendPool {
   /** The last {@link MAX_POOL_EVENTS} health transitions and drains, oldest first. */
   readonly events: PoolEvent[] = [];
 
+  private readonly passiveFails: number;
+  private readonly passiveDownMs: number;
+  private readonly activeChecks: boolean;
+  private readonly onPassive: ((key: string, down: boolean, why: string) => void) | undefined;
+  /** Consecutive failed connects, by key (only while passive health is on and failures happen). */
+  private readonly connectFails = new Map<string, number>();
+  /** Passively downed keys → the timer that brings them back (null with active checks). */
+  private readonly passiveDown = new Map<string, NodeJS.Timeout | null>();
+
   constructor(opts: BackendPoolOptions) {
     this.initialLive = opts.initialLive;
+    this.passiveFails = Math.max(0, opts.passiveFails ?? 0);
+    this.passiveDownMs = opts.passiveDownMs ?? DEFAULT_PASSIVE_DOWN_MS;
+    this.activeChecks = opts.activeChecks ?? false;
+    this.onPassive = opts.onPassive;
+  }
+
+  /**
+   * A connect to `key` failed (data plane report). With passive health on, the K-th consecutive
+   * failure takes the backend out of rotation until the next passing active check (or, without
+   * active checks, for `passiveDownMs`).
+   */
+  connectFailed(key: string): void {
+    if (this.passiveFails === 0) return;
+    const n = (this.connectFails.get(key) ?? 0) + 1;
+    this.connectFails.set(key, n);
+    if (n < this.passiveFails || this.passiveDown.has(key) || !this.table.has(key)) return;
+    let timer: NodeJS.Timeout | null = null;
+    if (!this.activeChecks) {
+      timer = setTimeout(() => this.passiveUp(key, `after ${this.passiveDownMs} ms`), this.passiveDownMs);
+      timer.unref();
+    }
+    this.passiveDown.set(key, timer);
+    const why = `${n} consecutive failed connects`;
+    this.record(key, 'down', why);
+    this.onPassive?.(key, true, why);
+    this.changed();
+  }
+
+  /** A connect to `key` succeeded: its failure streak ends. */
+  connectSucceeded(key: string): void {
+    if (this.connectFails.size !== 0) this.connectFails.delete(key);
+  }
+
+  /** An active check of `key` passed: a passive down ends. */
+  checkPassed(key: string): void {
+    if (this.passiveDown.has(key)) this.passiveUp(key, 'active health check passed');
+  }
+
+  /** Whether `key` is out of rotation by passive health. */
+  isPassiveDown(key: string): boolean {
+    return this.passiveDown.has(key);
+  }
+
+  private passiveUp(key: string, why: string): void {
+    const timer = this.passiveDown.get(key);
+    if (timer === undefined) return;
+    if (timer !== null) clearTimeout(timer);
+    this.passiveDown.delete(key);
+    this.connectFails.delete(key);
+    this.record(key, 'up', why);
+    this.onPassive?.(key, false, why);
+    this.changed();
   }
 
   /** Every backend in the table, lingering ones included (health checks and stats use this). */
@@ -159,17 +238,20 @@ export class BackendPool {
     return () => this.listeners.delete(listener);
   }
 
-  /** Drops all listeners (server deleted). */
+  /** Drops all listeners and timers (server deleted). */
   close(): void {
     this.listeners.clear();
+    for (const t of this.passiveDown.values()) if (t !== null) clearTimeout(t);
+    this.passiveDown.clear();
   }
 
   private changed(): void {
     const eligible: Backend[] = [];
     let anyMax = false;
     const drained = this.drainKeys;
+    const down = this.passiveDown;
     for (const b of this.table.values()) {
-      if (b.live && b.discovered && (drained.size === 0 || !drained.has(b.key))) {
+      if (b.live && b.discovered && (drained.size === 0 || !drained.has(b.key)) && (down.size === 0 || !down.has(b.key))) {
         eligible.push(b);
         if (b.maxConnections > 0) anyMax = true;
       }

@@ -65,7 +65,7 @@ export function backendStateJson(pool: BackendPool, b: Backend): BackendStateJso
     host: b.host,
     port: b.port,
     state: pool.drainState(b),
-    health: b.live ? 'live' : 'dead',
+    health: !b.live ? 'dead' : pool.isPassiveDown(b.key) ? 'down' : 'live',
     discovered: b.discovered,
     active_connections: b.active,
     total_connections: b.total,

@@ -45,8 +45,8 @@ export interface BackendStateJson {
   port: string;
   /** `ready`, `draining` (drained, connections still open) or `drained` (none left). */
   state: 'ready' | 'draining' | 'drained';
-  /** `live` or `dead` (active health check). */
-  health: 'live' | 'dead';
+  /** `live` or `dead` (active health check), `down` (live but out by passive health). */
+  health: 'live' | 'dead' | 'down';
   discovered: boolean;
   active_connections: number;
   total_connections: number;

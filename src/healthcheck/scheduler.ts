@@ -143,6 +143,7 @@ class Worker {
     const after = nextState(before, result.status, this.cfg);
     this.state = after;
     const { log, serverName, pool } = this.scheduler;
+    if (result.status === 'healthy') pool.checkPassed?.(this.backend.key);
     if (result.status === 'unchanged') {
       log.warn(`backend ${this.backend.key} of server ${serverName}: ${result.reason}; live state unchanged`);
       return;

@@ -74,4 +74,6 @@ export interface HealthTargetPool {
   onChange(listener: () => void): () => void;
   /** Sets a backend's live state (`reason`: why, kept for the dashboard); returns whether it changed. */
   setLive(key: string, live: boolean, reason?: string): boolean;
+  /** Told of every passing check (ends a passive-health down; tsbetween-only). */
+  checkPassed?(key: string): void;
 }
