@@ -12,6 +12,7 @@ import type { ConfigSource, ConfigWire, ServerWire } from './config/types.js';
 import { mathRandom, type Random } from './core/clock.js';
 import type { Logger } from './core/log.js';
 import { ServerManager } from './control/server-manager.js';
+import { AccessLog } from './data/access-log.js';
 import { createDiscoveryRegistry } from './discovery/index.js';
 import { createHealthcheckRegistry } from './healthcheck/index.js';
 import { createMetrics, startMetricsServer } from './metrics/index.js';
@@ -47,7 +48,18 @@ export async function startApp(opts: AppOptions): Promise<App> {
     log.child({ name: 'services' }).warn('[acme] is accepted but not supported yet: no certificates will be requested');
   }
 
+  // [access_log] (tsbetween-only): one line per connection when enabled; absent or off: nothing.
+  const al = config.access_log;
+  const accessLog = al?.enabled === true
+    ? new AccessLog({
+      output: al.output,
+      format: al.format === 'text' ? 'text' : 'json',
+      rateLimit: al.rate_limit ?? 0,
+      log: log.child({ name: 'access_log' }),
+    })
+    : null;
   const manager = new ServerManager({
+    accessLog,
     log,
     defaults: config.defaults,
     balancers: createBalancerRegistry(),
@@ -59,6 +71,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
   const closeAll = async (graceMs: number): Promise<void> => {
     await Promise.allSettled(closables.splice(0).reverse().map((c) => c.close()));
     await manager.shutdown(graceMs);
+    await accessLog?.close();
   };
 
   try {

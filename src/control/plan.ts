@@ -26,5 +26,8 @@ export function serverPlan(name: string, config: ServerWire): ServerPlan {
     access: config.access === null
       ? null
       : Object.freeze({ default: config.access.default, rules: Object.freeze([...(config.access.rules ?? [])]) }),
+    ...(config.backend_connection_retries !== undefined && config.backend_connection_retries > 0
+      ? { backendConnectionRetries: config.backend_connection_retries }
+      : {}),
   });
 }

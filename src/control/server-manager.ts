@@ -27,6 +27,7 @@ import { compileHealthcheck, initialLive, startHealthchecks } from '../healthche
 import type { HealthcheckKind } from '../healthcheck/types.js';
 import type { DataPlanePort } from '../core/port.js';
 import { compileAccess } from '../data/access.js';
+import type { AccessLog } from '../data/access-log.js';
 import { InProcessDataPlane } from '../data/in-process.js';
 import { BackendPool, DEFAULT_PASSIVE_DOWN_MS } from './backend-pool.js';
 import { serverPlan } from './plan.js';
@@ -44,6 +45,8 @@ export interface ServerManagerDeps {
   readonly random: Random;
   /** The data plane; in-process when not given. */
   readonly dataPlane?: DataPlanePort;
+  /** The in-process data plane's access log (`[access_log]`, tsbetween-only); none when absent. */
+  readonly accessLog?: AccessLog | null;
 }
 
 interface Stoppable {
@@ -115,7 +118,9 @@ export class ServerManager implements ServerManagerApi {
 
   constructor(private readonly deps: ServerManagerDeps) {
     this.log = deps.log.child({ name: 'manager' });
-    this.port = deps.dataPlane ?? new InProcessDataPlane({ balancers: deps.balancers, random: deps.random, log: deps.log });
+    this.port = deps.dataPlane ?? new InProcessDataPlane({
+      balancers: deps.balancers, random: deps.random, log: deps.log, accessLog: deps.accessLog ?? null,
+    });
     this.ticker = setInterval(() => this.tick(), RATE_WINDOW_MS);
     this.ticker.unref();
   }

@@ -14,6 +14,7 @@ import type { ServerPlan } from '../core/plan.js';
 import type { DataPlanePort, StartedServer } from '../core/port.js';
 import type { Registry } from '../core/registry.js';
 import type { ActiveTable, BackendSnapshot, CounterSink } from '../core/snapshot.js';
+import type { AccessLog } from './access-log.js';
 import { LocalActiveTable } from './active.js';
 import { listenerFor, type OpenListener } from './listeners/registry.js';
 import { ServerLoad, ServerRuntime } from './runtime.js';
@@ -24,6 +25,8 @@ export interface InProcessOptions {
   readonly log: Logger;
   /** The active table of a new server (default: in-process). */
   readonly activeTable?: (plan: ServerPlan) => ActiveTable;
+  /** `[access_log]` (tsbetween-only) when enabled: every server writes its lines here. */
+  readonly accessLog?: AccessLog | null;
 }
 
 interface Running {
@@ -52,7 +55,7 @@ export class InProcessDataPlane implements DataPlanePort {
     const elector = new Elector(balancer.create({ random: this.opts.random }), load);
     elector.setSnapshot(snapshot);
     const log = this.opts.log.child({ name: 'server', server: plan.name });
-    const rt = new ServerRuntime(plan, elector, table, load, sink, log);
+    const rt = new ServerRuntime(plan, elector, table, load, sink, log, this.opts.accessLog ?? null);
     const listener = await kind.open(rt);
     this.servers.set(plan.name, { rt, listener });
     return { address: listener.address, port: listener.port };

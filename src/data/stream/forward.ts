@@ -34,6 +34,7 @@ export const forwardStage: Stage = {
 export function onBackendRead(this: TaggedSocket, n: number, b: Uint8Array): boolean {
   const conn = this[kConn];
   conn.lastBackendRead = Date.now();
+  conn.rx += n;
   conn.rt.sink.rx(conn.slot, n);
   const client = conn.client;
   const flushed = client.write(b instanceof Buffer ? b.subarray(0, n) : Buffer.from(b.buffer, b.byteOffset, n));
@@ -46,6 +47,7 @@ export function onBackendRead(this: TaggedSocket, n: number, b: Uint8Array): boo
 function onClientData(this: TaggedSocket, chunk: Buffer): void {
   const conn = this[kConn];
   conn.lastClientRead = Date.now();
+  conn.tx += chunk.length;
   conn.rt.sink.tx(conn.slot, chunk.length);
   if (!(conn.upstream as TaggedSocket).write(chunk)) this.pause();
 }
@@ -68,6 +70,7 @@ function onClientDrain(this: TaggedSocket): void {
 function onClientEnd(this: TaggedSocket): void {
   const conn = this[kConn];
   conn.flags |= CLIENT_EOF;
+  if (conn.end === '') conn.end = 'client_close';
   (conn.upstream as TaggedSocket).end();
   if ((conn.flags & BACKEND_EOF) !== 0) bothEnded(conn);
 }
@@ -76,6 +79,7 @@ function onClientEnd(this: TaggedSocket): void {
 function onBackendEnd(this: TaggedSocket): void {
   const conn = this[kConn];
   conn.flags |= BACKEND_EOF;
+  if (conn.end === '') conn.end = 'backend_close';
   conn.client.end();
   if ((conn.flags & CLIENT_EOF) !== 0) bothEnded(conn);
 }
