@@ -11,11 +11,15 @@ import { validateRoot } from './config/prepare.js';
 import type { ConfigSource, ConfigWire, ServerWire } from './config/types.js';
 import { mathRandom, type Random } from './core/clock.js';
 import type { Logger } from './core/log.js';
-import { ServerManager } from './control/server-manager.js';
+import { ReloadError, ServerManager, type ReloadResult } from './control/server-manager.js';
+import { ConfigError, DecodeError, errorMessage } from './core/errors.js';
 import { AccessLog } from './data/access-log.js';
 import { createDiscoveryRegistry } from './discovery/index.js';
 import { createHealthcheckRegistry } from './healthcheck/index.js';
 import { createMetrics, startMetricsServer } from './metrics/index.js';
+
+/** Default grace of the connections of a server removed by a reload. */
+export const DEFAULT_RELOAD_GRACE_MS = 10_000;
 
 export interface AppOptions {
   readonly config: ConfigWire;
@@ -24,6 +28,13 @@ export interface AppOptions {
   readonly version: string;
   readonly startTime: Date;
   readonly random?: Random;
+  /**
+   * Hot reload (tsbetween-only): reads the config source again (the CLI passes its own reader:
+   * same source, format and `-e`). Without it `reload()` is refused.
+   */
+  readonly loadConfig?: () => Promise<{ config: ConfigWire; warnings: string[] }>;
+  /** How long the connections of a server removed by a reload may finish (default 10 s). */
+  readonly reloadGraceMs?: number;
 }
 
 export interface App {
@@ -33,6 +44,11 @@ export interface App {
   readonly metricsAddress: AddressInfo | undefined;
   /** Stops listeners (API, metrics, profiler, servers); connections get `graceMs` to finish. */
   close(graceMs: number): Promise<void>;
+  /**
+   * Re-reads the config source and applies its servers (SIGHUP, POST /reload). Rejects with
+   * ReloadError — nothing changed — when the source cannot be read or the config is invalid.
+   */
+  reload(): Promise<ReloadResult>;
 }
 
 interface Closable {
@@ -85,7 +101,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
     }
     for (const name of names) {
       const input = servers[name];
-      if (input !== undefined) await manager.create(name, input);
+      if (input !== undefined) await manager.create(name, input, 'source');
     }
 
     if (config.profiler?.enabled === true) {
@@ -102,6 +118,39 @@ export async function startApp(opts: AppOptions): Promise<App> {
     } else {
       log.child({ name: 'metrics' }).info('Metrics disabled');
     }
+
+    const reloadLog = log.child({ name: 'reload' });
+    /** Sections a reload does not apply (they need a restart): warned about when they change. */
+    const rootOf = (c: ConfigWire): Record<string, string> => ({
+      logging: JSON.stringify(c.logging),
+      api: JSON.stringify(c.api),
+      metrics: JSON.stringify(c.metrics),
+      profiler: JSON.stringify(c.profiler),
+      acme: JSON.stringify(c.acme),
+      access_log: JSON.stringify(c.access_log ?? null),
+    });
+    const startRoot = rootOf(config);
+    const reload = async (): Promise<ReloadResult> => {
+      const loader = opts.loadConfig;
+      if (loader === undefined) throw new ReloadError('reload is not available (no config source)');
+      try {
+        let next: ConfigWire;
+        try {
+          const decoded = await loader();
+          for (const w of decoded.warnings) reloadLog.warn(w);
+          next = validateRoot(decoded.config);
+        } catch (err) {
+          throw new ReloadError(err instanceof ConfigError || err instanceof DecodeError ? err.describe() : errorMessage(err), { cause: err });
+        }
+        const nextRoot = rootOf(next);
+        const restart = Object.keys(startRoot).filter((k) => startRoot[k] !== nextRoot[k]);
+        if (restart.length > 0) reloadLog.warn(`changes to [${restart.join('], [')}] are not applied by a reload (restart needed)`);
+        return await manager.reload(next.servers ?? {}, next.defaults, opts.reloadGraceMs ?? DEFAULT_RELOAD_GRACE_MS);
+      } catch (err) {
+        reloadLog.error(`reload refused, nothing changed: ${errorMessage(err)}`);
+        throw err;
+      }
+    };
 
     let apiAddress: AddressInfo | undefined;
     if (config.api.enabled) {
@@ -121,6 +170,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
         info: { configuration: opts.source, version: opts.version, startTime: opts.startTime },
         dump,
         log: log.child({ name: 'api' }),
+        reload,
       });
       closables.push(api);
       apiAddress = api.address();
@@ -128,7 +178,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
       log.child({ name: 'api' }).info('API disabled');
     }
 
-    return { manager, apiAddress, metricsAddress, close: closeAll };
+    return { manager, apiAddress, metricsAddress, close: closeAll, reload };
   } catch (err) {
     await closeAll(0);
     throw err;

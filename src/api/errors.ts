@@ -12,7 +12,7 @@
  * - `/dump` with an unknown format is 500 `"Unknown format <x>"`.
  */
 import { UnknownFormatError } from '../config/dump.js';
-import { ConfigError, DecodeError, NotFoundError, NotSupportedError, StartError } from '../core/errors.js';
+import { ConfigError, DecodeError, NotFoundError, NotSupportedError, ReloadError, StartError } from '../core/errors.js';
 
 export { UnknownFormatError };
 
@@ -72,6 +72,7 @@ const TABLE: readonly Row[] = [
   { match: (e) => e instanceof ConfigError, status: 409, why: 'quirk Q-3: validation errors and duplicates are 409, GoBetween texts' },
   { match: (e) => e instanceof StartError, status: 409, why: 'quirk Q-3: listen/certificate errors at create are 409' },
   { match: isListenErrno, status: 409, why: 'same as StartError, for an unwrapped listen error' },
+  { match: (e) => e instanceof ReloadError, status: 409, why: 'POST /reload with a bad config: nothing changed (like a refused create)' },
   { match: (e) => e instanceof ForbiddenError, status: 403, why: 'cross-origin write to a tsbetween-only route (CSRF guard)' },
   { match: (e) => e instanceof NotFoundError, status: 404, why: 'tsbetween-only routes (backends, drain) name an unknown server/backend' },
   { match: (e) => e instanceof UnknownFormatError, status: 500, why: 'GoBetween answers /dump?format=<x> with 500' },

@@ -18,6 +18,8 @@
  *   request to drain/ready is refused with 403 unless `cors` is on)
  *   GET    /dashboard             the live dashboard page (api/dashboard.ts)
  *   GET    /dashboard/state       what the page polls (JSON)
+ *   POST   /reload                re-reads the config source: 200 with what changed, or 409 with
+ *                                 the reason (nothing changed)
  *
  * A path with a trailing slash that matches a route without it is redirected (301 for GET, 307
  * otherwise). JSON is Go's MarshalIndent with 4 spaces, no trailing newline. Errors go through
@@ -61,6 +63,8 @@ export interface ApiOptions {
   readonly log: Logger;
   /** Whether the dashboard offers its drain/ready buttons (default true: the API accepts writes). */
   readonly writable?: boolean;
+  /** `POST /reload` (tsbetween-only): re-reads the config source; absent → 404 for the route. */
+  readonly reload?: () => Promise<unknown>;
 }
 
 export interface ApiServer {
@@ -70,7 +74,7 @@ export interface ApiServer {
 
 type RouteId =
   | 'info' | 'ping' | 'dump' | 'servers' | 'getServer' | 'postServer' | 'deleteServer' | 'stats'
-  | 'backends' | 'drain' | 'ready' | 'dashboard' | 'dashboardState';
+  | 'backends' | 'drain' | 'ready' | 'dashboard' | 'dashboardState' | 'reload';
 
 interface Match {
   readonly route: RouteId;
@@ -90,6 +94,7 @@ const FIXED_ROUTES: Readonly<Record<string, RouteId>> = {
   'GET /servers': 'servers',
   'GET /dashboard': 'dashboard',
   'GET /dashboard/state': 'dashboardState',
+  'POST /reload': 'reload',
 };
 
 const SERVER_ROUTES: Readonly<Record<string, RouteId>> = {
@@ -335,6 +340,16 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
       case 'dashboardState':
         send(res, 200, JSON_TYPE, JSON.stringify(dashboardState(manager, opts.writable ?? true)), { 'Cache-Control': 'no-store' });
         return;
+      case 'reload': {
+        if (opts.reload === undefined) {
+          notFound(res);
+          return;
+        }
+        if (crossOrigin(req)) throw new ForbiddenError('cross-origin request refused (enable [api] cors to allow it)');
+        req.resume();
+        sendJson(res, 200, goJson(await opts.reload()));
+        return;
+      }
       case 'drain':
       case 'ready':
         if (crossOrigin(req)) throw new ForbiddenError('cross-origin request refused (enable [api] cors to allow it)');

@@ -226,6 +226,13 @@ export class BackendPool {
     return true;
   }
 
+  /** Drains `keys` without events (a reload carrying the drains of the pool it replaces). */
+  restoreDrains(keys: readonly string[]): void {
+    if (keys.length === 0) return;
+    for (const k of keys) this.drainKeys.add(k);
+    this.changed();
+  }
+
   /** The drained keys (also those not in the table now), sorted. */
   drainedKeys(): string[] {
     return [...this.drainKeys].sort();

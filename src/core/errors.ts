@@ -55,6 +55,11 @@ export class NotFoundError extends Error {
   readonly code = 'ERR_NOT_FOUND';
 }
 
+/** A hot reload was refused (unreadable source, bad config): nothing changed. API → 409. */
+export class ReloadError extends Error {
+  override readonly name = 'ReloadError';
+}
+
 /** The message of any thrown value, for logs. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
