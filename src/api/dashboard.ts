@@ -11,7 +11,6 @@
  * requests, and may not be framed (the buttons cannot be click-jacked).
  */
 import { createHash } from 'node:crypto';
-import { backendStatesJson } from '../control/stats.js';
 import type { BackendStateJson, ServerManagerApi } from '../control/types.js';
 
 export interface DashboardServer {
@@ -40,17 +39,20 @@ export function dashboardState(manager: ServerManagerApi, writable: boolean): Da
   const servers: DashboardServer[] = [];
   for (const name of manager.names()) {
     const v = manager.get(name);
-    if (v === undefined) continue;
+    // stats() and backends() flush the data plane's counters first (workers report in batches).
+    const stats = manager.stats(name);
+    const backends = manager.backends(name);
+    if (v === undefined || stats === null || backends === null) continue;
     servers.push({
       name,
       bind: v.config.bind,
       protocol: v.config.protocol,
       balance: v.config.balance,
       healthcheck: v.config.healthcheck.kind,
-      active_connections: v.counters.active,
-      rx_total: v.counters.rx,
-      tx_total: v.counters.tx,
-      backends: backendStatesJson(v.pool),
+      active_connections: stats.active_connections,
+      rx_total: stats.rx_total,
+      tx_total: stats.tx_total,
+      backends,
       events: v.pool.events.slice(-20).reverse().map((e) => ({ ...e })),
     });
   }
