@@ -117,7 +117,7 @@ test('reload: unchanged untouched, changed swapped in place, removed drained, AP
   try {
     // An API-created server, a drained backend, open connections to web (on A) and to gone.
     const created = await req(ports.api, '/servers/viaApi', {
-      method: 'POST', body: JSON.stringify({ bind: `127.0.0.1:${ports.viaApi}`, discovery: { kind: 'static', static_list: both } }),
+      method: 'POST', body: JSON.stringify({ bind: `127.0.0.1:${ports.viaApi}`, balance: 'roundrobin', discovery: { kind: 'static', static_list: both } }),
     });
     assert.equal(created.status, 200, created.body);
     assert.deepEqual(new Set(await names(ports.web, 4)), new Set(['A', 'B']), 'roundrobin before');
