@@ -2,8 +2,8 @@
 /**
  * The `tsbetween` / `gobetween` executable: GoBetween's CLI (control-plane §1), a pidfile, and a
  * graceful shutdown on SIGTERM/SIGINT (stop accepting, let connections finish within the grace
- * period, remove the pidfile, exit 0). Exit codes: 0 clean, 1 bad config / start failure,
- * 2 usage error.
+ * period, remove the pidfile, exit 0). SIGHUP reloads the config source (tsbetween-only).
+ * Exit codes: 0 clean, 1 bad config / start failure, 2 usage error.
  */
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { HELP, UsageError, argvFromEnv, parseArgs, type CliOptions } from './args.js';
@@ -176,9 +176,28 @@ async function main(): Promise<void> {
   process.off('SIGINT', stopEarly);
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // SIGHUP (tsbetween-only): re-read the config source and apply it (App.reload logs the outcome;
+  // a bad config changes nothing). Handled from here on, so it never kills the process.
+  process.on('SIGHUP', () => {
+    const reloadLog = log.child({ name: 'reload' });
+    if (app === undefined || stopSignal !== undefined) {
+      reloadLog.warn('SIGHUP ignored: not running yet, or stopping');
+      return;
+    }
+    reloadLog.info('SIGHUP: reloading the config');
+    app.reload().catch(() => undefined);
+  });
 
   try {
-    app = await startApp({ config: decoded.config, source, log, version: VERSION, startTime: new Date() });
+    app = await startApp({
+      config: decoded.config,
+      source,
+      log,
+      version: VERSION,
+      startTime: new Date(),
+      loadConfig: () => loadConfig(source, opts),
+      reloadGraceMs: opts.shutdownGraceMs,
+    });
   } catch (err) {
     const text = describe(err);
     if (err instanceof ConfigError || err instanceof NotSupportedError || err instanceof StartError) {

@@ -12,7 +12,7 @@
  * - `/dump` with an unknown format is 500 `"Unknown format <x>"`.
  */
 import { UnknownFormatError } from '../config/dump.js';
-import { ConfigError, DecodeError, NotSupportedError, StartError } from '../core/errors.js';
+import { ConfigError, DecodeError, NotFoundError, NotSupportedError, ReloadError, StartError } from '../core/errors.js';
 
 export { UnknownFormatError };
 
@@ -31,6 +31,11 @@ export class BodyTooLargeError extends Error {
   constructor(readonly limit: number) {
     super(`Request body too large (limit ${limit} bytes)`);
   }
+}
+
+/** A request refused on purpose (tsbetween-only routes: cross-origin write). */
+export class ForbiddenError extends Error {
+  override readonly name = 'ForbiddenError';
 }
 
 /** Quirk Q-1/Q-2: what GET / stats / DELETE answer for a server that does not exist. */
@@ -67,6 +72,9 @@ const TABLE: readonly Row[] = [
   { match: (e) => e instanceof ConfigError, status: 409, why: 'quirk Q-3: validation errors and duplicates are 409, GoBetween texts' },
   { match: (e) => e instanceof StartError, status: 409, why: 'quirk Q-3: listen/certificate errors at create are 409' },
   { match: isListenErrno, status: 409, why: 'same as StartError, for an unwrapped listen error' },
+  { match: (e) => e instanceof ReloadError, status: 409, why: 'POST /reload with a bad config: nothing changed (like a refused create)' },
+  { match: (e) => e instanceof ForbiddenError, status: 403, why: 'cross-origin write to a tsbetween-only route (CSRF guard)' },
+  { match: (e) => e instanceof NotFoundError, status: 404, why: 'tsbetween-only routes (backends, drain) name an unknown server/backend' },
   { match: (e) => e instanceof UnknownFormatError, status: 500, why: 'GoBetween answers /dump?format=<x> with 500' },
 ];
 

@@ -10,6 +10,16 @@
  *   POST   /servers/:name         create; 200 `null` once the listener accepts
  *   DELETE /servers/:name         delete; 200 `null`, also for unknown names (quirk Q-2)
  *   GET    /servers/:name/stats   stats (§4), or `null` (quirk Q-1)
+ * tsbetween-only:
+ *   GET    /servers/:name/backends                 every backend with drain state, health, counters
+ *   POST   /servers/:name/backends/:host:port/drain no new connections (open ones continue)
+ *   POST   /servers/:name/backends/:host:port/ready back in rotation
+ *   (unknown server/backend on these: 404 with a JSON string message; a cross-origin browser
+ *   request to drain/ready is refused with 403 unless `cors` is on)
+ *   GET    /dashboard             the live dashboard page (api/dashboard.ts)
+ *   GET    /dashboard/state       what the page polls (JSON)
+ *   POST   /reload                re-reads the config source: 200 with what changed, or 409 with
+ *                                 the reason (nothing changed)
  *
  * A path with a trailing slash that matches a route without it is redirected (301 for GET, 307
  * otherwise). JSON is Go's MarshalIndent with 4 spaces, no trailing newline. Errors go through
@@ -27,11 +37,12 @@ import { compareGoStrings, goJson, goJsonString } from '../config/go-json.js';
 import type { ApiWire, ConfigSource } from '../config/types.js';
 import type { ServerManagerApi } from '../control/types.js';
 import { formatDuration } from '../core/duration.js';
-import { DecodeError, StartError, errorMessage } from '../core/errors.js';
+import { DecodeError, NotFoundError, StartError, errorMessage } from '../core/errors.js';
 import { API_LIMITS, applyHttpLimits, finishUnreadBody, httpServerOptions, type HttpLimits } from '../core/http-limits.js';
 import { logText } from '../core/text.js';
 import type { Logger } from '../core/log.js';
-import { BodyTooLargeError, UNKNOWN_SERVER, UnknownFormatError, errorReply } from './errors.js';
+import { BodyTooLargeError, ForbiddenError, UNKNOWN_SERVER, UnknownFormatError, errorReply } from './errors.js';
+import { DASHBOARD_CSP, DASHBOARD_HTML, dashboardState } from './dashboard.js';
 import { closeServer, listenOn, resolveBind } from '../core/listen.js';
 
 /** Largest request body accepted (POST /servers/:name); larger bodies get 413. */
@@ -54,6 +65,10 @@ export interface ApiOptions {
   readonly log: Logger;
   /** Header/keep-alive timeouts and the connection cap; {@link API_LIMITS} by default. */
   readonly limits?: HttpLimits;
+  /** Whether the dashboard offers its drain/ready buttons (default true: the API accepts writes). */
+  readonly writable?: boolean;
+  /** `POST /reload` (tsbetween-only): re-reads the config source; absent → 404 for the route. */
+  readonly reload?: () => Promise<unknown>;
 }
 
 /** Reads a PEM file; a failure is a StartError naming the key, with Go's `open <path>: …` text. */
@@ -72,12 +87,16 @@ export interface ApiServer {
   address(): AddressInfo;
 }
 
-type RouteId = 'info' | 'ping' | 'dump' | 'servers' | 'getServer' | 'postServer' | 'deleteServer' | 'stats';
+type RouteId =
+  | 'info' | 'ping' | 'dump' | 'servers' | 'getServer' | 'postServer' | 'deleteServer' | 'stats'
+  | 'backends' | 'drain' | 'ready' | 'dashboard' | 'dashboardState' | 'reload';
 
 interface Match {
   readonly route: RouteId;
   /** `:name` of the /servers/:name routes ('' otherwise). */
   readonly name: string;
+  /** `host:port` of the drain/ready routes ('' otherwise). */
+  readonly key?: string;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -88,6 +107,9 @@ const FIXED_ROUTES: Readonly<Record<string, RouteId>> = {
   'GET /ping': 'ping',
   'GET /dump': 'dump',
   'GET /servers': 'servers',
+  'GET /dashboard': 'dashboard',
+  'GET /dashboard/state': 'dashboardState',
+  'POST /reload': 'reload',
 };
 
 const SERVER_ROUTES: Readonly<Record<string, RouteId>> = {
@@ -108,6 +130,12 @@ function matchRoute(method: string, path: string): Match | undefined {
     return route === undefined ? undefined : { route, name };
   }
   if (parts.length === 4 && parts[3] === 'stats' && method === 'GET') return { route: 'stats', name };
+  if (parts.length === 4 && parts[3] === 'backends' && method === 'GET') return { route: 'backends', name };
+  const key = parts[4];
+  if (parts.length === 6 && parts[3] === 'backends' && key !== undefined && key !== '' && method === 'POST') {
+    if (parts[5] === 'drain') return { route: 'drain', name, key };
+    if (parts[5] === 'ready') return { route: 'ready', name, key };
+  }
   return undefined;
 }
 
@@ -226,6 +254,18 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
     return timingSafeEqual(digest(got), expectedAuth);
   }
 
+  /**
+   * A browser request from another origin (CSRF: a page elsewhere could make a logged-in browser
+   * drain a backend). Checked on the tsbetween-only write routes only, and only when CORS is off.
+   */
+  function crossOrigin(req: IncomingMessage): boolean {
+    if (api.cors) return false;
+    const origin = req.headers.origin;
+    if (origin === undefined) return false;
+    const host = req.headers.host ?? '';
+    return origin !== `http://${host}` && origin !== `https://${host}`;
+  }
+
   /** CORS (§3.2); returns true when the request was a preflight that has been answered. */
   function cors(req: IncomingMessage, res: ServerResponse): boolean {
     if (!api.cors) return false;
@@ -297,6 +337,39 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
         else sendJson(res, 200, goJson(stats));
         return;
       }
+      case 'backends': {
+        const list = manager.backends(m.name);
+        if (list === null) throw new NotFoundError(`Unknown server ${m.name}`);
+        sendJson(res, 200, goJson(list));
+        return;
+      }
+      case 'dashboard':
+        send(res, 200, 'text/html; charset=utf-8', DASHBOARD_HTML, {
+          'Content-Security-Policy': DASHBOARD_CSP,
+          'X-Content-Type-Options': 'nosniff',
+          'X-Frame-Options': 'DENY',
+          'Referrer-Policy': 'no-referrer',
+          'Cache-Control': 'no-store',
+        });
+        return;
+      case 'dashboardState':
+        send(res, 200, JSON_TYPE, JSON.stringify(dashboardState(manager, opts.writable ?? true)), { 'Cache-Control': 'no-store' });
+        return;
+      case 'reload': {
+        if (opts.reload === undefined) {
+          notFound(res);
+          return;
+        }
+        if (crossOrigin(req)) throw new ForbiddenError('cross-origin request refused (enable [api] cors to allow it)');
+        req.resume();
+        sendJson(res, 200, goJson(await opts.reload()));
+        return;
+      }
+      case 'drain':
+      case 'ready':
+        if (crossOrigin(req)) throw new ForbiddenError('cross-origin request refused (enable [api] cors to allow it)');
+        sendJson(res, 200, goJson(manager.setDrain(m.name, m.key ?? '', m.route === 'drain')));
+        return;
       case 'deleteServer':
         // Unknown names are ignored: 200 null either way (quirk Q-2).
         await manager.delete(m.name);

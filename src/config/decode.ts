@@ -40,6 +40,7 @@ import { keyMeta, type KeyGroupSchema } from '../core/keys.js';
 import { createDiscoveryRegistry } from '../discovery/index.js';
 import { createHealthcheckRegistry } from '../healthcheck/index.js';
 import type {
+  AccessLogWire,
   AccessWire,
   AcmeWire,
   ApiTlsWire,
@@ -173,16 +174,14 @@ function nullable<V>(inner: Field<V>): Field<V | null> {
 }
 
 /**
- * A tsbetween-only key inside a GoBetween section: the property exists only when the key is given
- * (null = not given), so decoded and echoed sections keep GoBetween's exact shape otherwise.
+ * A tsbetween-only key: `undefined` (absent) unless given, and then not echoed by dump.ts, so a
+ * GoBetween config keeps GoBetween's key set in GET /servers and /dump.
  */
-function optional<V>(inner: Field<V>): Field<V> {
-  // `undefined` stands for "no property"; zeroOf and decodeFields leave such keys out.
-  const absent = undefined as unknown as V;
+function optional<V>(inner: Field<V>): Field<V | undefined> {
   return {
     shape: inner.shape,
-    zero: () => absent,
-    decode: (v, path, ctx) => (v === null ? absent : inner.decode(v, path, ctx)),
+    zero: () => undefined,
+    decode: (v, path, ctx) => (v === null ? undefined : inner.decode(v, path, ctx)),
   };
 }
 
@@ -367,6 +366,7 @@ const defaultsFields: Fields<DefaultsWire> = {
 };
 const acmeFields: Fields<AcmeWire> = { challenge: str, http_bind: str, cache_dir: str };
 const profilerFields: Fields<ProfilerWire> = { enabled: bool, bind: str };
+const accessLogFields: Fields<AccessLogWire> = { enabled: bool, output: str, format: str, rate_limit: nint };
 
 const sniFields: Fields<SniWire> = {
   hostname_matching_strategy: str,
@@ -472,6 +472,9 @@ const serverFields: Fields<ServerInput> = {
   proxy_protocol: nullable(struct(proxyProtocolFields)),
   discovery,
   healthcheck,
+  backend_connection_retries: optional(int),
+  passive_health_fails: optional(int),
+  passive_health_down_time: optional(dur),
 };
 
 const server = struct(serverFields);
@@ -499,6 +502,7 @@ const rootFields: Fields<ConfigWire> = {
   acme: nullable(struct(acmeFields)),
   profiler: nullable(struct(profilerFields)),
   servers,
+  access_log: optional(struct(accessLogFields)),
 };
 
 // The writer's view of the schema (dump.ts); every key order is GoBetween's output order (§3.6).

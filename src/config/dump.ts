@@ -116,7 +116,13 @@ function echoTable(table: TableShape, obj: object, path: string, overrides: Over
   const o: JsonObject = {};
   for (const [key, field] of Object.entries(table)) {
     const override = Object.hasOwn(overrides, key) ? overrides[key] : undefined;
-    o[key] = override !== undefined ? override() : echoShape(field.shape, propOf(obj, key), `${path}.${key}`);
+    if (override !== undefined) {
+      o[key] = override();
+      continue;
+    }
+    const v = propOf(obj, key);
+    // Absent tsbetween-only keys (decode.ts `optional`) are not echoed.
+    if (v !== undefined) o[key] = echoShape(field.shape, v, `${path}.${key}`);
   }
   return o;
 }

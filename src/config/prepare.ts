@@ -71,6 +71,10 @@ export const HEALTHCHECK_KINDS: readonly string[] = [...HEALTHCHECKS.list().map(
 export const BALANCE_TYPES: readonly string[] = BALANCERS.list().map((b) => b.kind);
 /** Upper bound of the tsbetween-only `udp.max_sessions` (each session holds a socket). */
 export const MAX_UDP_SESSIONS = 1_000_000;
+/** Upper bound of `backend_connection_retries` (tsbetween-only). */
+export const MAX_RETRIES = 16;
+/** Default `[access_log] rate_limit` (lines per second). */
+export const DEFAULT_ACCESS_LOG_RATE = 1000;
 const LOG_LEVELS: readonly string[] = ['panic', 'fatal', 'error', 'warn', 'warning', 'info', 'debug', 'trace'];
 
 function copyList(list: string[] | null): string[] | null {
@@ -280,6 +284,24 @@ export function prepareServer(
     discovery,
     healthcheck: hc,
   };
+  // tsbetween-only keys: copied when given (never defaulted, so never echoed when absent).
+  const retries = input.backend_connection_retries;
+  if (retries !== undefined) {
+    if (retries < 0 || retries > MAX_RETRIES) fail('backend_connection_retries', `must be between 0 and ${MAX_RETRIES}, got ${retries}`);
+    server.backend_connection_retries = retries;
+  }
+  const passiveFails = input.passive_health_fails;
+  if (passiveFails !== undefined) {
+    if (passiveFails < 0) fail('passive_health_fails', `must not be negative, got ${passiveFails}`);
+    server.passive_health_fails = passiveFails;
+  }
+  const downTime = input.passive_health_down_time;
+  if (downTime !== undefined) {
+    const r = parseGoDuration(downTime);
+    if (!r.ok) fail('passive_health_down_time', r.error);
+    else if (r.ns < 0n) fail('passive_health_down_time', `must not be negative, got ${downTime}`);
+    server.passive_health_down_time = downTime;
+  }
   return { server, warnings };
 }
 
@@ -341,7 +363,8 @@ function mergeDefaults(base: string, input: ServerInput, defaults: DefaultsWire,
  * Root-section checks and defaults (control-plane §2.4): `logging.level` (`Unknown loglevel <x>`),
  * an `[api.basic_auth]` with an empty login (Q-32 fix: ConfigError instead of a panic), and the
  * `[acme]` defaults (challenge `http`, http_bind `0.0.0.0:80`, cache_dir `/tmp`), which are written
- * into `config.acme` in place, as GoBetween does (they show up in `/dump`). Returns `config`.
+ * into `config.acme` in place, as GoBetween does (they show up in `/dump`); the tsbetween-only
+ * `[access_log]` defaults (output stdout, format json, rate_limit 1000) and checks. Returns `config`.
  */
 export function validateRoot(config: ConfigWire): ConfigWire {
   const level = config.logging.level;
@@ -355,6 +378,18 @@ export function validateRoot(config: ConfigWire): ConfigWire {
   if (config.api.enabled) {
     const bindError = bindSyntaxError(config.api.bind, { defaultPort: config.api.tls !== null ? 443 : 80 });
     if (bindError !== undefined) throw new ConfigError('api.bind', bindError);
+  }
+  const accessLog = config.access_log;
+  if (accessLog !== undefined) {
+    if (accessLog.output === '') accessLog.output = 'stdout';
+    if (accessLog.format === '') accessLog.format = 'json';
+    if (accessLog.format !== 'json' && accessLog.format !== 'text') {
+      throw new ConfigError('access_log.format', `Unsupported access_log format ${accessLog.format} (json or text)`);
+    }
+    if (accessLog.rate_limit === null) accessLog.rate_limit = DEFAULT_ACCESS_LOG_RATE;
+    if (accessLog.rate_limit < 0) {
+      throw new ConfigError('access_log.rate_limit', `must not be negative, got ${accessLog.rate_limit}`);
+    }
   }
   const acme = config.acme;
   if (acme !== null) {

@@ -208,6 +208,18 @@ export interface ExecCheckGroup {
   exec_expected_negative_output: string;
 }
 
+/**
+ * tsbetween-only `http` health check (README "HTTP health checks"). `http_expected_status` is kept
+ * as text: `"200-299,302"` (a TOML/JSON array of codes or ranges is joined with commas).
+ */
+export interface HttpCheckGroup {
+  http_path: string;
+  http_method: string;
+  http_host: string;
+  http_expected_status: string;
+  http_expected_body: string;
+}
+
 export interface HealthcheckWire {
   kind: string;
   interval: string;
@@ -217,6 +229,7 @@ export interface HealthcheckWire {
   initial_status: string | null;
   probe?: ProbeGroup;
   exec?: ExecCheckGroup;
+  http?: HttpCheckGroup;
 }
 
 // ---- server and root ------------------------------------------------------------------------
@@ -238,6 +251,25 @@ export interface ServerWire {
   proxy_protocol: ProxyProtocolWire | null;
   discovery: DiscoveryWire;
   healthcheck: HealthcheckWire;
+  // tsbetween-only keys (README "Retries and passive health"): absent unless given, and then
+  // neither defaulted nor echoed, so a GoBetween config's echo keeps GoBetween's key set.
+  /** On a failed backend connect, try up to N other eligible backends. */
+  backend_connection_retries?: number | undefined;
+  /** After K consecutive failed connects a backend is marked down (0 or absent: off). */
+  passive_health_fails?: number | undefined;
+  /** How long a passively marked-down backend stays down when there is no active health check. */
+  passive_health_down_time?: string | undefined;
+}
+
+/** `[access_log]` (tsbetween-only; README "Access log"). */
+export interface AccessLogWire {
+  enabled: boolean;
+  /** `stdout` (default), `stderr` or a file path (appended to). */
+  output: string;
+  /** `json` (default) or `text`. */
+  format: string;
+  /** Lines per second at most (0: no cap); absent: 1000. */
+  rate_limit: number | null;
 }
 
 /** The whole decoded config; `servers` holds the *decoded, not yet validated* server inputs. */
@@ -249,6 +281,8 @@ export interface ConfigWire {
   acme: AcmeWire | null;
   profiler: ProfilerWire | null;
   servers: Record<string, ServerInput> | null;
+  /** tsbetween-only; absent unless given (then not in `/dump` either). */
+  access_log?: AccessLogWire | undefined;
 }
 
 /**

@@ -12,17 +12,60 @@ import type { BackendSnapshot, SnapshotBackend } from '../core/snapshot.js';
 
 export type PoolListener = () => void;
 
+/**
+ * Operator drain state of a backend (tsbetween-only): `ready` (in rotation), `draining` (no new
+ * connections, some still open), `drained` (no new connections, none open).
+ */
+export type DrainState = 'ready' | 'draining' | 'drained';
+
+/** A recent change of a backend (health transition or operator drain), for the dashboard. */
+export interface PoolEvent {
+  /** Epoch milliseconds. */
+  readonly time: number;
+  readonly backend: string;
+  /** `down`/`up`: passive health (consecutive failed connects / the next passing check). */
+  readonly event: 'live' | 'dead' | 'drain' | 'ready' | 'down' | 'up';
+  /** Why (the health check's reason), '' when none. */
+  readonly reason: string;
+}
+
+/** How many recent events a pool keeps. */
+export const MAX_POOL_EVENTS = 50;
+
 export interface BackendPoolOptions {
   /** Live state given to newly discovered backends (`healthcheck.initial_status`). */
   readonly initialLive: boolean;
+  /**
+   * Passive health (tsbetween-only `passive_health_fails`): after this many consecutive failed
+   * connects a backend is taken out of rotation. 0 or absent: off.
+   */
+  readonly passiveFails?: number;
+  /**
+   * How long a passively downed backend stays out when no active check will bring it back
+   * (`passive_health_down_time`); with an active health check it returns at the next passing check.
+   */
+  readonly passiveDownMs?: number;
+  /** Whether an active health check runs (then it, not a timer, ends a passive down). */
+  readonly activeChecks?: boolean;
+  /** Told once per passive down/up (the server's logger). */
+  readonly onPassive?: (key: string, down: boolean, why: string) => void;
 }
+
+/** Default `passive_health_down_time` without an active health check. */
+export const DEFAULT_PASSIVE_DOWN_MS = 10_000;
 
 export class BackendPool {
   private readonly table = new Map<string, Backend>();
   private readonly listeners = new Set<PoolListener>();
   private readonly initialLive: boolean;
+  /**
+   * Keys an operator drained (POST /servers/NAME/backends/KEY/drain). By key, not by object, so a
+   * drain survives discovery refreshes (a backend that leaves and comes back is still drained)
+   * and is carried over to the new pool when a reload changes the server.
+   */
+  private readonly drainKeys = new Set<string>();
 
-  /** live && discovered backends sorted by key (byte order). Replaced, never mutated. */
+  /** live && discovered && not drained backends sorted by key (byte order). Replaced, never mutated. */
   eligible: readonly Backend[] = [];
   /** Incremented on every change of the table or of `eligible`. */
   version = 0;
@@ -33,9 +76,72 @@ export class BackendPool {
   private readonly freeSlots: number[] = [];
   /** Whether a discovery result was ever applied. */
   discoveredOnce = false;
+  /** The last {@link MAX_POOL_EVENTS} health transitions and drains, oldest first. */
+  readonly events: PoolEvent[] = [];
+
+  private readonly passiveFails: number;
+  private readonly passiveDownMs: number;
+  private readonly activeChecks: boolean;
+  private readonly onPassive: ((key: string, down: boolean, why: string) => void) | undefined;
+  /** Consecutive failed connects, by key (only while passive health is on and failures happen). */
+  private readonly connectFails = new Map<string, number>();
+  /** Passively downed keys → the timer that brings them back (null with active checks). */
+  private readonly passiveDown = new Map<string, NodeJS.Timeout | null>();
 
   constructor(opts: BackendPoolOptions) {
     this.initialLive = opts.initialLive;
+    this.passiveFails = Math.max(0, opts.passiveFails ?? 0);
+    this.passiveDownMs = opts.passiveDownMs ?? DEFAULT_PASSIVE_DOWN_MS;
+    this.activeChecks = opts.activeChecks ?? false;
+    this.onPassive = opts.onPassive;
+  }
+
+  /**
+   * A connect to `key` failed (data plane report). With passive health on, the K-th consecutive
+   * failure takes the backend out of rotation until the next passing active check (or, without
+   * active checks, for `passiveDownMs`).
+   */
+  connectFailed(key: string): void {
+    if (this.passiveFails === 0) return;
+    const n = (this.connectFails.get(key) ?? 0) + 1;
+    this.connectFails.set(key, n);
+    if (n < this.passiveFails || this.passiveDown.has(key) || !this.table.has(key)) return;
+    let timer: NodeJS.Timeout | null = null;
+    if (!this.activeChecks) {
+      timer = setTimeout(() => this.passiveUp(key, `after ${this.passiveDownMs} ms`), this.passiveDownMs);
+      timer.unref();
+    }
+    this.passiveDown.set(key, timer);
+    const why = `${n} consecutive failed connects`;
+    this.record(key, 'down', why);
+    this.onPassive?.(key, true, why);
+    this.changed();
+  }
+
+  /** A connect to `key` succeeded: its failure streak ends. */
+  connectSucceeded(key: string): void {
+    if (this.connectFails.size !== 0) this.connectFails.delete(key);
+  }
+
+  /** An active check of `key` passed: a passive down ends. */
+  checkPassed(key: string): void {
+    if (this.passiveDown.has(key)) this.passiveUp(key, 'active health check passed');
+  }
+
+  /** Whether `key` is out of rotation by passive health. */
+  isPassiveDown(key: string): boolean {
+    return this.passiveDown.has(key);
+  }
+
+  private passiveUp(key: string, why: string): void {
+    const timer = this.passiveDown.get(key);
+    if (timer === undefined) return;
+    if (timer !== null) clearTimeout(timer);
+    this.passiveDown.delete(key);
+    this.connectFails.delete(key);
+    this.record(key, 'up', why);
+    this.onPassive?.(key, false, why);
+    this.changed();
   }
 
   /** Every backend in the table, lingering ones included (health checks and stats use this). */
@@ -79,11 +185,15 @@ export class BackendPool {
     this.changed();
   }
 
-  /** Sets a backend's live state; returns false when the backend is unknown or unchanged. */
-  setLive(key: string, live: boolean): boolean {
+  /**
+   * Sets a backend's live state; returns false when the backend is unknown or unchanged. `reason`
+   * (the health check's) is kept with the transition in `events`.
+   */
+  setLive(key: string, live: boolean, reason = ''): boolean {
     const b = this.table.get(key);
     if (b === undefined || b.live === live) return false;
     b.live = live;
+    this.record(key, live ? 'live' : 'dead', reason);
     this.changed();
     return true;
   }
@@ -97,6 +207,46 @@ export class BackendPool {
       this.remove(b.key, b);
       this.changed();
     }
+  }
+
+  /** Takes `key` out of rotation (existing connections continue); returns whether it changed. */
+  drain(key: string): boolean {
+    if (this.drainKeys.has(key)) return false;
+    this.drainKeys.add(key);
+    this.record(key, 'drain', '');
+    this.changed();
+    return true;
+  }
+
+  /** Puts `key` back in rotation; returns whether it changed. */
+  undrain(key: string): boolean {
+    if (!this.drainKeys.delete(key)) return false;
+    this.record(key, 'ready', '');
+    this.changed();
+    return true;
+  }
+
+  /** Drains `keys` without events (a reload carrying the drains of the pool it replaces). */
+  restoreDrains(keys: readonly string[]): void {
+    if (keys.length === 0) return;
+    for (const k of keys) this.drainKeys.add(k);
+    this.changed();
+  }
+
+  /** The drained keys (also those not in the table now), sorted. */
+  drainedKeys(): string[] {
+    return [...this.drainKeys].sort();
+  }
+
+  /** `ready`, or `draining` while a drained backend still has connections, then `drained`. */
+  drainState(b: Backend): DrainState {
+    if (!this.drainKeys.has(b.key)) return 'ready';
+    return b.active > 0 ? 'draining' : 'drained';
+  }
+
+  private record(backend: string, event: PoolEvent['event'], reason: string): void {
+    if (this.events.length >= MAX_POOL_EVENTS) this.events.shift();
+    this.events.push({ time: Date.now(), backend, event, reason });
   }
 
   private remove(key: string, b: Backend): void {
@@ -113,17 +263,21 @@ export class BackendPool {
     return () => this.listeners.delete(listener);
   }
 
-  /** Drops all listeners (server deleted). */
+  /** Drops all listeners and timers (server deleted). */
   close(): void {
     this.listeners.clear();
+    for (const t of this.passiveDown.values()) if (t !== null) clearTimeout(t);
+    this.passiveDown.clear();
   }
 
   private changed(): void {
     const all = [...this.table.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const eligible: Backend[] = [];
     const backends: SnapshotBackend[] = [];
+    const drained = this.drainKeys;
+    const down = this.passiveDown;
     for (const b of all) {
-      const ok = b.live && b.discovered;
+      const ok = b.live && b.discovered && (drained.size === 0 || !drained.has(b.key)) && (down.size === 0 || !down.has(b.key));
       if (ok) eligible.push(b);
       backends.push(Object.freeze({
         slot: b.slot,

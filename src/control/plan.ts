@@ -40,5 +40,8 @@ export function serverPlan(name: string, config: ServerWire): ServerPlan {
       ? null
       : Object.freeze({ default: config.access.default, rules: Object.freeze([...(config.access.rules ?? [])]) }),
     ...(config.protocol === 'udp' ? { udp: udpPlan(config) } : {}),
+    ...(config.backend_connection_retries !== undefined && config.backend_connection_retries > 0
+      ? { backendConnectionRetries: config.backend_connection_retries }
+      : {}),
   });
 }

@@ -14,7 +14,10 @@
  */
 import { ServerCounters } from '../core/backend.js';
 import type { Random } from '../core/clock.js';
-import { ConfigError, NotSupportedError, StartError, describeError } from '../core/errors.js';
+import { parseDurationOr } from '../core/duration.js';
+import { ConfigError, NotFoundError, NotSupportedError, ReloadError, StartError, describeError, errorMessage } from '../core/errors.js';
+
+export { ReloadError };
 import type { Logger } from '../core/log.js';
 import { logText } from '../core/text.js';
 import type { Registry } from '../core/registry.js';
@@ -28,12 +31,25 @@ import { compileHealthcheck, initialLive, startHealthchecks } from '../healthche
 import type { HealthcheckKind } from '../healthcheck/types.js';
 import type { DataPlanePort } from '../core/port.js';
 import { compileAccess } from '../data/access.js';
+import type { AccessLog } from '../data/access-log.js';
 import { InProcessDataPlane } from '../data/in-process.js';
-import { BackendPool } from './backend-pool.js';
+import { BackendPool, DEFAULT_PASSIVE_DOWN_MS } from './backend-pool.js';
 import { serverPlan } from './plan.js';
-import { RATE_WINDOW_MS, serverStatsJson, tickRates } from './stats.js';
+import { RATE_WINDOW_MS, backendStateJson, backendStatesJson, serverStatsJson, tickRates } from './stats.js';
 import { ServerTally } from './tally.js';
-import type { ServerManagerApi, ServerStatsJson, ServerView } from './types.js';
+import type { BackendStateJson, ServerManagerApi, ServerStatsJson, ServerView } from './types.js';
+
+/** What a reload did, by server name (sorted). */
+export interface ReloadResult {
+  added: string[];
+  changed: string[];
+  unchanged: string[];
+  removed: string[];
+  /** Created through the API, not in the source: left running. */
+  kept: string[];
+  /** Could not start with the new config: still running with the old one. */
+  failed: { name: string; error: string }[];
+}
 
 export interface ServerManagerDeps {
   readonly log: Logger;
@@ -45,6 +61,8 @@ export interface ServerManagerDeps {
   readonly random: Random;
   /** The data plane; in-process when not given. */
   readonly dataPlane?: DataPlanePort;
+  /** The in-process data plane's access log (`[access_log]`, tsbetween-only); none when absent. */
+  readonly accessLog?: AccessLog | null;
 }
 
 interface Stoppable {
@@ -122,10 +140,19 @@ export class ServerManager implements ServerManagerApi {
   private readonly log: Logger;
   private readonly ticker: NodeJS.Timeout;
   private readonly port: DataPlanePort;
+  /** `[defaults]` for new servers: the start-up config's, then the last reloaded one's. */
+  private defaults: DefaultsWire;
+  /** Servers defined by the config source (the others were created through the API). */
+  private readonly fromSource = new Set<string>();
+  /** The reload in progress (reloads run one at a time). */
+  private reloading: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: ServerManagerDeps) {
     this.log = deps.log.child({ name: 'manager' });
-    this.port = deps.dataPlane ?? new InProcessDataPlane({ balancers: deps.balancers, random: deps.random, log: deps.log });
+    this.defaults = deps.defaults;
+    this.port = deps.dataPlane ?? new InProcessDataPlane({
+      balancers: deps.balancers, random: deps.random, log: deps.log, accessLog: deps.accessLog ?? null,
+    });
     this.ticker = setInterval(() => this.tick(), RATE_WINDOW_MS);
     this.ticker.unref();
   }
@@ -161,6 +188,26 @@ export class ServerManager implements ServerManagerApi {
     return serverStatsJson(s.counters, s.pool);
   }
 
+  backends(name: string): BackendStateJson[] | null {
+    const s = this.servers.get(name);
+    if (s === undefined) return null;
+    this.port.flush(name);
+    return backendStatesJson(s.pool);
+  }
+
+  setDrain(name: string, key: string, drain: boolean): BackendStateJson {
+    const s = this.servers.get(name);
+    if (s === undefined) throw new NotFoundError(`Unknown server ${name}`);
+    const b = s.pool.get(key);
+    if (b === undefined) throw new NotFoundError(`Unknown backend ${key} of server ${name}`);
+    const changed = drain ? s.pool.drain(key) : s.pool.undrain(key);
+    this.port.flush(name);
+    if (changed) {
+      this.log.info(`backend ${key} of server ${name}: ${drain ? `draining (${b.active} active connections)` : 'ready (back in rotation)'}`);
+    }
+    return backendStateJson(s.pool, b);
+  }
+
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -176,7 +223,7 @@ export class ServerManager implements ServerManagerApi {
   }
 
   /** Creates a server from its config section, or from the plan `check` returned for it. */
-  async create(name: string, input: ServerInput | CompiledServer): Promise<void> {
+  async create(name: string, input: ServerInput | CompiledServer, origin: 'api' | 'source' = 'api'): Promise<void> {
     if (this.closed) throw new StartError('tsbetween is shutting down');
     if (isPlan(input) && (this.servers.has(name) || this.pending.has(name))) {
       throw new ConfigError(`servers.${name}`, `Server with this name already exists: ${name}`);
@@ -201,6 +248,8 @@ export class ServerManager implements ServerManagerApi {
       throw new StartError('tsbetween is shutting down');
     }
     this.servers.set(name, running);
+    if (origin === 'source') this.fromSource.add(name);
+    else this.fromSource.delete(name);
     this.notify();
   }
 
@@ -210,10 +259,102 @@ export class ServerManager implements ServerManagerApi {
     const s = this.servers.get(name);
     if (s === undefined) return;
     this.servers.delete(name);
+    this.fromSource.delete(name);
     s.stopTasks();
     this.notify();
     await this.port.close(name);
     this.log.info(`Deleted server '${name}'`);
+  }
+
+  /**
+   * Hot reload (tsbetween-only): applies the servers of a freshly read config source.
+   *
+   * - Everything is validated first (same messages as at start-up); any error throws
+   *   {@link ReloadError} and nothing changes.
+   * - A server whose normalised config is unchanged is untouched. A changed one is rebuilt and
+   *   swapped in: new connections get the new config, open ones finish on the old one, the
+   *   listener is kept when `bind` is unchanged. A new one is created. One the source no longer
+   *   defines is removed: it stops accepting and its connections get `graceMs` to finish.
+   * - Servers created through the API survive unless the source defines the same name (the
+   *   source's definition then replaces them). Drained backends stay drained.
+   * - `[defaults]` of the new config apply to the servers it defines and to later API creates.
+   *
+   * A server that fails to start (e.g. its new bind is taken) keeps running with its old config
+   * and is listed in `failed`; the other changes still apply.
+   */
+  reload(servers: Readonly<Record<string, ServerInput>>, defaults: DefaultsWire, graceMs: number): Promise<ReloadResult> {
+    const run = this.reloading.then(() => this.applyReload(servers, defaults, graceMs));
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyReload(
+    servers: Readonly<Record<string, ServerInput>>,
+    defaults: DefaultsWire,
+    graceMs: number,
+  ): Promise<ReloadResult> {
+    if (this.closed) throw new ReloadError('tsbetween is shutting down');
+    const result: ReloadResult = { added: [], changed: [], unchanged: [], removed: [], kept: [], failed: [] };
+    // 1. Validate and compile everything; nothing is touched before this succeeds.
+    const names = Object.keys(servers).sort();
+    const compiled = new Map<string, CompiledServer>();
+    for (const name of names) {
+      const input = servers[name];
+      if (input === undefined) continue;
+      try {
+        compiled.set(name, this.compile(name, input, true, { defaults }));
+      } catch (err) {
+        throw new ReloadError(err instanceof ConfigError ? err.describe() : errorMessage(err), { cause: err });
+      }
+    }
+    // 2. Apply.
+    this.defaults = defaults;
+    for (const name of this.names()) {
+      if (compiled.has(name)) continue;
+      if (!this.fromSource.has(name)) {
+        result.kept.push(name);
+        continue;
+      }
+      const s = this.servers.get(name);
+      if (s === undefined) continue;
+      this.servers.delete(name);
+      this.fromSource.delete(name);
+      s.stopTasks();
+      result.removed.push(name);
+      this.log.info(`Reload: removing '${name}' (open connections get ${graceMs} ms)`);
+      void this.port.drain(name, graceMs);
+    }
+    for (const [name, c] of compiled) {
+      const old = this.servers.get(name);
+      if (old !== undefined && JSON.stringify(old.config) === JSON.stringify(c.config)) {
+        this.fromSource.add(name);
+        result.unchanged.push(name);
+        continue;
+      }
+      try {
+        if (old === undefined) {
+          const running = await this.start(c);
+          this.servers.set(name, running);
+          result.added.push(name);
+        } else {
+          const running = await this.start(c, old);
+          old.stopTasks();
+          this.servers.set(name, running);
+          result.changed.push(name);
+        }
+        this.fromSource.add(name);
+      } catch (err) {
+        const message = errorMessage(err);
+        this.log.error(`Reload: server '${name}' kept as it was: ${message}`);
+        result.failed.push({ name, error: message });
+      }
+    }
+    this.notify();
+    this.log.info(
+      `Reloaded: ${result.added.length} added, ${result.changed.length} changed, ${result.unchanged.length} unchanged, ` +
+      `${result.removed.length} removed, ${result.kept.length} API-created kept, ${result.failed.length} failed`,
+    );
+    return result;
   }
 
   /** Stops every server: no new connections, active ones get `graceMs` to finish. */
@@ -228,10 +369,16 @@ export class ServerManager implements ServerManagerApi {
     this.notify();
   }
 
-  private compile(name: string, input: ServerInput, logWarnings: boolean): CompiledServer {
+  private compile(
+    name: string,
+    input: ServerInput,
+    logWarnings: boolean,
+    reload?: { readonly defaults: DefaultsWire },
+  ): CompiledServer {
     const path = `servers.${name}`;
-    const exists = this.servers.has(name) || this.pending.has(name);
-    const prepared = prepareServer(name, input, this.deps.defaults, { exists });
+    // A reload replaces servers of the same name: not a duplicate then.
+    const exists = reload === undefined && (this.servers.has(name) || this.pending.has(name));
+    const prepared = prepareServer(name, input, reload?.defaults ?? this.defaults, { exists });
     const config = prepared.server;
     const warnings = [...prepared.warnings, ...strictServerChecks(name, input, config, this.deps.defaults)];
     if (logWarnings) for (const w of warnings) this.log.warn(`server ${logText(name)}: ${logText(w, 1024)}`);
@@ -254,13 +401,30 @@ export class ServerManager implements ServerManagerApi {
     return Object.freeze(plan);
   }
 
-  private async start(c: CompiledServer): Promise<RunningServer> {
+  /**
+   * Builds and starts a server. `replacing` (hot reload): the running server of the same name is
+   * replaced through the port's `replace` (listener kept when the bind is unchanged) and its
+   * drained backends stay drained.
+   */
+  private async start(c: CompiledServer, replacing?: RunningServer): Promise<RunningServer> {
     const { name, config, discovery, healthcheck } = c;
     const counters = new ServerCounters();
-    const pool = new BackendPool({ initialLive: initialLive(config.healthcheck) });
+    const passiveLog = this.deps.log.child({ name: 'server', server: name });
+    const pool = new BackendPool({
+      initialLive: initialLive(config.healthcheck),
+      // Passive health (tsbetween-only): off unless passive_health_fails > 0.
+      passiveFails: config.passive_health_fails ?? 0,
+      passiveDownMs: parseDurationOr(config.passive_health_down_time ?? null, DEFAULT_PASSIVE_DOWN_MS),
+      activeChecks: healthcheck.enabled,
+      onPassive: (key, down, why) => {
+        if (down) passiveLog.warn(`backend ${key} of server ${name}: marked down by passive health (${why})`);
+        else passiveLog.info(`backend ${key} of server ${name}: back in rotation (${why})`);
+      },
+    });
+    if (replacing !== undefined) pool.restoreDrains(replacing.pool.drainedKeys());
     const port = this.port;
     this.log.info(
-      `Creating '${name}': ${config.bind} ${config.balance} ${config.discovery.kind} ${config.healthcheck.kind}`,
+      `${replacing === undefined ? 'Creating' : 'Reloading'} '${name}': ${config.bind} ${config.balance} ${config.discovery.kind} ${config.healthcheck.kind}`,
     );
     // Discovery and health checks start before the listener (GoBetween's order), and the first
     // discovery result is awaited briefly, so that the first connections find backends (static
@@ -276,8 +440,17 @@ export class ServerManager implements ServerManagerApi {
       });
       tasks.push(running);
       await settledWithin(running.firstAttempt, FIRST_DISCOVERY_WAIT_MS);
-      await port.start(serverPlan(name, config), pool.snapshot, new ServerTally(counters, pool));
-      started = true;
+      const plan = serverPlan(name, config);
+      const sink = new ServerTally(counters, pool);
+      if (replacing === undefined) {
+        await port.start(plan, pool.snapshot, sink);
+        started = true;
+      } else if (port.replace !== undefined) {
+        // Rejects (new bind taken) leaving the old server running; the caller keeps it.
+        await port.replace(plan, pool.snapshot, sink);
+      } else {
+        throw new StartError('this data plane cannot replace a running server');
+      }
       // Every later pool change reaches the data plane as a new snapshot (the one taken while
       // the listener opened may already be stale: publish the current one too).
       tasks.push({ stop: pool.onChange(() => port.update(name, pool.snapshot)) });

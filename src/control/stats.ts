@@ -4,7 +4,7 @@
  */
 import type { Backend, ServerCounters } from '../core/backend.js';
 import type { BackendPool } from './backend-pool.js';
-import type { BackendStatsJson, ServerStatsJson } from './types.js';
+import type { BackendStateJson, BackendStatsJson, ServerStatsJson } from './types.js';
 
 export const RATE_WINDOW_MS = 2000;
 
@@ -57,4 +57,27 @@ export function serverStatsJson(counters: ServerCounters, pool: BackendPool): Se
     tx_second: counters.txSecond,
     backends: backends.map(backendStatsJson),
   };
+}
+
+/** A backend for GET /servers/:name/backends (tsbetween-only). */
+export function backendStateJson(pool: BackendPool, b: Backend): BackendStateJson {
+  return {
+    host: b.host,
+    port: b.port,
+    state: pool.drainState(b),
+    health: !b.live ? 'dead' : pool.isPassiveDown(b.key) ? 'down' : 'live',
+    discovered: b.discovered,
+    active_connections: b.active,
+    total_connections: b.total,
+    refused_connections: b.refused,
+    rx: b.rx,
+    tx: b.tx,
+    rx_second: b.rxSecond,
+    tx_second: b.txSecond,
+  };
+}
+
+/** Every backend of the table, sorted by key, with its drain state. */
+export function backendStatesJson(pool: BackendPool): BackendStateJson[] {
+  return pool.all().sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((b) => backendStateJson(pool, b));
 }

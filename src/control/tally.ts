@@ -3,7 +3,8 @@
  * per event in one thread, or batched `CounterDeltas` from workers — into the server's
  * `ServerCounters` and the pool's `Backend` objects (by slot), which stats, metrics and the
  * health checks read. A backend that lingers (removed by discovery) leaves the table when its
- * last connection is released.
+ * last connection is released. Connect outcomes also feed the pool's passive health
+ * (tsbetween-only `passive_health_fails`; a no-op when it is off).
  */
 import type { Backend, ServerCounters } from '../core/backend.js';
 import type { CounterDeltas, CounterSink } from '../core/snapshot.js';
@@ -32,12 +33,16 @@ export class ServerTally implements CounterSink {
 
   connected(slot: number): void {
     const b = this.bySlot[slot];
-    if (b !== undefined) b.total++;
+    if (b === undefined) return;
+    b.total++;
+    this.pool.connectSucceeded(b.key);
   }
 
   refused(slot: number): void {
     const b = this.bySlot[slot];
-    if (b !== undefined) b.refused++;
+    if (b === undefined) return;
+    b.refused++;
+    this.pool.connectFailed(b.key);
   }
 
   rx(slot: number, n: number): void {
@@ -61,8 +66,14 @@ export class ServerTally implements CounterSink {
     for (let i = 0; i < n; i++) {
       const b = this.bySlot[d.slots[i] as number];
       if (b === undefined) continue;
-      b.total += d.total[i] as number;
-      b.refused += d.refused[i] as number;
+      const total = d.total[i] as number;
+      const refused = d.refused[i] as number;
+      b.total += total;
+      b.refused += refused;
+      // Passive health from a batch (order unknown): a success in it ends the failure streak,
+      // otherwise each refusal counts.
+      if (total > 0) this.pool.connectSucceeded(b.key);
+      else for (let r = 0; r < refused; r++) this.pool.connectFailed(b.key);
       b.rx += d.backendRx[i] as number;
       b.tx += d.backendTx[i] as number;
       const active = d.backendActive[i] as number;

@@ -36,6 +36,27 @@ export interface BackendStatsJson {
   };
 }
 
+/**
+ * One backend of GET /servers/:name/backends and of the drain/ready answers (tsbetween-only):
+ * operator state, health and counters.
+ */
+export interface BackendStateJson {
+  host: string;
+  port: string;
+  /** `ready`, `draining` (drained, connections still open) or `drained` (none left). */
+  state: 'ready' | 'draining' | 'drained';
+  /** `live` or `dead` (active health check), `down` (live but out by passive health). */
+  health: 'live' | 'dead' | 'down';
+  discovered: boolean;
+  active_connections: number;
+  total_connections: number;
+  refused_connections: number;
+  rx: number;
+  tx: number;
+  rx_second: number;
+  tx_second: number;
+}
+
 export interface ServerStatsJson {
   active_connections: number;
   rx_total: number;
@@ -59,6 +80,13 @@ export interface ServerManagerApi {
   delete(name: string): Promise<void>;
   /** Stats shape of §4.1, or null for an unknown server. */
   stats(name: string): ServerStatsJson | null;
+  /** Every backend of a server with its drain state (tsbetween-only); null for an unknown server. */
+  backends(name: string): BackendStateJson[] | null;
+  /**
+   * Drains (`drain = true`) or readies a backend of a server (tsbetween-only) and answers its new
+   * state. Throws NotFoundError for an unknown server or a backend not in its table.
+   */
+  setDrain(name: string, key: string, drain: boolean): BackendStateJson;
   /** Subscribe to server creation/deletion (metrics drop a deleted server's series). */
   onChange(listener: () => void): () => void;
 }

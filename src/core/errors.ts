@@ -73,6 +73,17 @@ export class NotSupportedError extends ConfigError {
   }
 }
 
+/** A server or backend named by a tsbetween-only route does not exist. API → 404. */
+export class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
+  readonly code = 'ERR_NOT_FOUND';
+}
+
+/** A hot reload was refused (unreadable source, bad config): nothing changed. API → 409. */
+export class ReloadError extends Error {
+  override readonly name = 'ReloadError';
+}
+
 /** The message of any thrown value, for logs (one line, bounded). */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return oneLine(err.message);

@@ -37,6 +37,8 @@ export interface ServerPlan {
   /** Backend dial timeout; 0 = none. */
   readonly backendConnectionTimeoutMs: number;
   readonly access: AccessPlan | null;
+  /** tsbetween-only: on a failed connect, try up to this many other eligible backends (absent: 0). */
+  readonly backendConnectionRetries?: number;
   // Optional sections: absent = the feature is off and its stage costs nothing.
   readonly tls?: PlainSection;
   readonly backendsTls?: PlainSection;

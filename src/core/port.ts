@@ -34,4 +34,13 @@ export interface DataPlanePort {
   drain(name: string, graceMs: number): Promise<void>;
   /** Stops accepting and destroys every connection; resolves when all are released. */
   close(name: string): Promise<void>;
+  /**
+   * Hot reload (tsbetween-only): runs server `plan.name` with a new plan, snapshot and sink.
+   * New connections use the new plan; open ones finish with the old (they are destroyed only by a
+   * later `close`/`drain` of the name). When the bind is unchanged the listening socket is kept
+   * (no connection refused); otherwise the new bind is opened first (rejecting leaves the old
+   * server as it was) and the old listener is closed. Optional: without it the manager cannot
+   * reload a changed server in place.
+   */
+  replace?(plan: ServerPlan, snapshot: BackendSnapshot, sink: CounterSink): Promise<StartedServer>;
 }

@@ -14,6 +14,7 @@ import type { ServerPlan } from '../core/plan.js';
 import type { DataPlanePort, StartedServer } from '../core/port.js';
 import type { Registry } from '../core/registry.js';
 import type { ActiveTable, BackendSnapshot, CounterSink } from '../core/snapshot.js';
+import type { AccessLog } from './access-log.js';
 import { LocalActiveTable } from './active.js';
 import { listenerFor, type OpenListener } from './listeners/registry.js';
 import { ServerLoad, ServerRuntime } from './runtime.js';
@@ -24,6 +25,8 @@ export interface InProcessOptions {
   readonly log: Logger;
   /** The active table of a new server (default: in-process). */
   readonly activeTable?: (plan: ServerPlan) => ActiveTable;
+  /** `[access_log]` (tsbetween-only) when enabled: every server writes its lines here. */
+  readonly accessLog?: AccessLog | null;
 }
 
 interface Running {
@@ -48,8 +51,50 @@ export class InProcessDataPlane implements DataPlanePort {
 
   async start(plan: ServerPlan, snapshot: BackendSnapshot, sink: CounterSink): Promise<StartedServer> {
     if (this.servers.has(plan.name)) throw new StartError(`server ${plan.name} is already running`);
+    const rt = this.runtimeFor(plan, snapshot, sink);
     const kind = listenerFor(plan.protocol);
     if (kind === undefined) throw new StartError(`no listener for protocol ${plan.protocol}`);
+    const listener = await kind.open(rt);
+    this.servers.set(plan.name, { rt, listener });
+    return { address: listener.address, port: listener.port };
+  }
+
+  async replace(plan: ServerPlan, snapshot: BackendSnapshot, sink: CounterSink): Promise<StartedServer> {
+    const name = plan.name;
+    const old = this.servers.get(name);
+    if (old === undefined) return this.start(plan, snapshot, sink);
+    const rt = this.runtimeFor(plan, snapshot, sink);
+    let listener = old.listener;
+    if (old.rt.plan.bind === plan.bind && old.rt.plan.protocol === plan.protocol && listener.retarget !== undefined) {
+      listener.retarget(rt);
+    } else {
+      const kind = listenerFor(plan.protocol);
+      if (kind === undefined) throw new StartError(`no listener for protocol ${plan.protocol}`);
+      listener = await kind.open(rt);
+      void old.listener.stop();
+    }
+    this.servers.set(name, { rt, listener });
+    // The old runtime keeps its open connections until they end (or the name is closed).
+    if (old.rt.conns.size > 0) {
+      let set = this.retired.get(name);
+      if (set === undefined) {
+        set = new Set();
+        this.retired.set(name, set);
+      }
+      const retiredSet = set;
+      retiredSet.add(old.rt);
+      void old.rt.whenEmpty(Infinity).then(() => {
+        retiredSet.delete(old.rt);
+        if (retiredSet.size === 0 && this.retired.get(name) === retiredSet) this.retired.delete(name);
+      });
+    }
+    return { address: listener.address, port: listener.port };
+  }
+
+  /** Runtimes replaced by a reload that still have connections, by server name. */
+  private readonly retired = new Map<string, Set<ServerRuntime>>();
+
+  private runtimeFor(plan: ServerPlan, snapshot: BackendSnapshot, sink: CounterSink): ServerRuntime {
     const balancer = this.opts.balancers.get(plan.balance);
     if (balancer === undefined) throw new StartError(`Not supported balance type ${plan.balance}`);
     const table = this.opts.activeTable?.(plan) ?? new LocalActiveTable();
@@ -57,10 +102,7 @@ export class InProcessDataPlane implements DataPlanePort {
     const elector = new Elector(balancer.create({ random: this.opts.random }), load);
     elector.setSnapshot(snapshot);
     const log = this.opts.log.child({ name: 'server', server: plan.name });
-    const rt = new ServerRuntime(plan, elector, table, load, sink, log);
-    const listener = await kind.open(rt);
-    this.servers.set(plan.name, { rt, listener });
-    return { address: listener.address, port: listener.port };
+    return new ServerRuntime(plan, elector, table, load, sink, log, this.opts.accessLog ?? null);
   }
 
   update(name: string, snapshot: BackendSnapshot): void {
@@ -78,18 +120,28 @@ export class InProcessDataPlane implements DataPlanePort {
   async drain(name: string, graceMs: number): Promise<void> {
     const s = this.take(name);
     if (s === undefined) return;
+    const all = [s.rt, ...this.takeRetired(name)];
     const stopped = s.listener.stop();
-    if (graceMs > 0) await s.rt.whenEmpty(graceMs);
-    s.rt.destroyAll();
-    await Promise.all([stopped, s.rt.whenEmpty(Infinity)]);
+    if (graceMs > 0) await Promise.all(all.map((rt) => rt.whenEmpty(graceMs)));
+    for (const rt of all) rt.destroyAll();
+    await Promise.all([stopped, ...all.map((rt) => rt.whenEmpty(Infinity))]);
   }
 
   async close(name: string): Promise<void> {
     const s = this.take(name);
     if (s === undefined) return;
+    const all = [s.rt, ...this.takeRetired(name)];
     const stopped = s.listener.stop();
-    s.rt.destroyAll();
-    await Promise.all([stopped, s.rt.whenEmpty(Infinity)]);
+    for (const rt of all) rt.destroyAll();
+    await Promise.all([stopped, ...all.map((rt) => rt.whenEmpty(Infinity))]);
+  }
+
+  private takeRetired(name: string): ServerRuntime[] {
+    const set = this.retired.get(name);
+    if (set === undefined) return [];
+    this.retired.delete(name);
+    for (const rt of set) rt.closing = true;
+    return [...set];
   }
 
   private take(name: string): Running | undefined {

@@ -8,6 +8,7 @@ import type { Elector } from '../balance/elector.js';
 import type { Logger } from '../core/log.js';
 import type { ServerPlan } from '../core/plan.js';
 import type { ActiveTable, CounterSink, LoadView } from '../core/snapshot.js';
+import type { AccessLog } from './access-log.js';
 import { LogLimiter } from './rate-limit.js';
 
 /** Something the server must destroy on close (a stream pair, a UDP session). */
@@ -64,6 +65,8 @@ export class ServerRuntime {
   readonly acceptLimiter = new LogLimiter();
   /** True once the server stopped accepting (drain/close). */
   closing = false;
+  /** The access log when `[access_log]` is enabled (tsbetween-only); null costs one branch per connection. */
+  readonly accessLog: AccessLog | null;
   private emptyWaiters: (() => void)[] = [];
 
   constructor(
@@ -73,7 +76,9 @@ export class ServerRuntime {
     readonly load: ServerLoad,
     readonly sink: CounterSink,
     readonly log: Logger,
+    accessLog: AccessLog | null = null,
   ) {
+    this.accessLog = accessLog;
     this.name = plan.name;
     this.maxConnections = plan.maxConnections;
     this.clientIdle = Math.max(0, plan.clientIdleTimeoutMs);

@@ -7,6 +7,7 @@ import { ConfigError } from '../core/errors.js';
 import { Registry } from '../core/registry.js';
 import type { BackendsTlsWire, HealthcheckWire } from '../config/types.js';
 import { execKind } from './exec.js';
+import { httpKind } from './http.js';
 import { pingKind } from './ping.js';
 import { probeKind } from './probe.js';
 import type { ActiveHealthcheck, CompiledHealthcheck, HealthcheckKind } from './types.js';
@@ -30,7 +31,8 @@ export function createHealthcheckRegistry(): Registry<HealthcheckKind> {
   return new Registry<HealthcheckKind>('healthcheck')
     .register(pingKind)
     .register(probeKind)
-    .register(execKind);
+    .register(execKind)
+    .register(httpKind);
 }
 
 /** Smallest interval and timeout the scheduler uses (sub-millisecond Go durations round up). */

@@ -67,7 +67,8 @@ function readPem(file: string, keyPath: string): Buffer {
   }
 }
 
-function tlsOptions(bt: BackendsTlsWire | null, path: string): ConnectionOptions {
+/** TLS client options from a server's `backends_tls` section (shared with the http kind). */
+export function tlsOptions(bt: BackendsTlsWire | null, path: string): ConnectionOptions {
   if (bt === null) return {};
   const btPath = path.replace(/\.healthcheck$/, '.backends_tls');
   const opts: ConnectionOptions = { rejectUnauthorized: !bt.ignore_verify };

@@ -158,6 +158,7 @@ class Worker {
     const after = nextState(before, result.status, this.cfg);
     this.state = after;
     const { log, serverName, pool } = this.scheduler;
+    if (result.status === 'healthy') pool.checkPassed?.(this.backend.key);
     if (result.status === 'unchanged') {
       log.warn(`backend ${this.backend.key} of server ${serverName}: ${logText(result.reason)}; live state unchanged`);
       return;
@@ -170,12 +171,11 @@ class Worker {
     }
     const live = after.confirmed === 'healthy';
     const wasLive = this.backend.live;
-    if (pool.setLive(this.backend.key, live)) {
-      const n = live ? this.cfg.passes : this.cfg.fails;
-      const what = live ? (n === 1 ? 'success' : 'successes') : n === 1 ? 'failure' : 'failures';
-      log.info(
-        `backend ${this.backend.key} of server ${serverName}: ${wasLive ? 'live' : 'dead'} -> ${live ? 'live' : 'dead'} (${n} consecutive ${what}: ${logText(result.reason)})`,
-      );
+    const n = live ? this.cfg.passes : this.cfg.fails;
+    const what = live ? (n === 1 ? 'success' : 'successes') : n === 1 ? 'failure' : 'failures';
+    const why = `${n} consecutive ${what}: ${logText(result.reason)}`;
+    if (pool.setLive(this.backend.key, live, why)) {
+      log.info(`backend ${this.backend.key} of server ${serverName}: ${wasLive ? 'live' : 'dead'} -> ${live ? 'live' : 'dead'} (${why})`);
     }
   }
 }

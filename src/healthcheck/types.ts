@@ -85,6 +85,8 @@ export interface HealthTargetPool {
   all(): readonly Backend[];
   /** Subscribes to table changes; returns the unsubscribe function. */
   onChange(listener: () => void): () => void;
-  /** Sets a backend's live state; returns whether it changed. */
-  setLive(key: string, live: boolean): boolean;
+  /** Sets a backend's live state (`reason`: why, kept for the dashboard); returns whether it changed. */
+  setLive(key: string, live: boolean, reason?: string): boolean;
+  /** Told of every passing check (ends a passive-health down; tsbetween-only). */
+  checkPassed?(key: string): void;
 }

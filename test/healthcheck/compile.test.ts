@@ -7,8 +7,8 @@ import { hcWire } from './helpers.js';
 const registry = createHealthcheckRegistry();
 const P = 'servers.web.healthcheck';
 
-test('registry lists ping, probe and exec', () => {
-  assert.deepEqual(registry.names(), ['exec', 'ping', 'probe']);
+test('registry lists ping, probe, exec and (tsbetween-only) http', () => {
+  assert.deepEqual(registry.names(), ['exec', 'http', 'ping', 'probe']);
 });
 
 test('kind none compiles to no checks; initialLive', () => {
@@ -33,7 +33,7 @@ test('durations, thresholds and the timeout-0 default (D25)', () => {
 
 test('GoBetween messages with key paths', () => {
   const cases: Array<[Parameters<typeof hcWire>[0], string, string, string]> = [
-    [{ kind: 'http' }, 'tcp', 'kind', 'Not supported healthcheck type http'],
+    [{ kind: 'https' }, 'tcp', 'kind', 'Not supported healthcheck type https'],
     [{ interval: '0' }, 'tcp', 'interval', 'Healthcheck interval should be greater than 0s'],
     [{ interval: 'soon' }, 'tcp', 'interval', 'Could not parse healtcheck interval: time: invalid duration "soon"'],
     [{ timeout: 'x' }, 'tcp', 'timeout', 'timeout parsing error'],

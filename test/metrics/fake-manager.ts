@@ -1,10 +1,10 @@
 /** A ServerManagerApi made of plain pools and counters, for metrics and route tests. */
 import type { ServerInput, ServerWire } from '../../src/config/types.js';
 import { BackendPool } from '../../src/control/backend-pool.js';
-import { serverStatsJson } from '../../src/control/stats.js';
-import type { ServerManagerApi, ServerStatsJson, ServerView } from '../../src/control/types.js';
+import { backendStateJson, backendStatesJson, serverStatsJson } from '../../src/control/stats.js';
+import type { BackendStateJson, ServerManagerApi, ServerStatsJson, ServerView } from '../../src/control/types.js';
 import { ServerCounters, backendSpec } from '../../src/core/backend.js';
-import { ConfigError } from '../../src/core/errors.js';
+import { ConfigError, NotFoundError } from '../../src/core/errors.js';
 import { noHealthcheck } from '../helpers/wire.js';
 
 export function wireOf(input: ServerInput): ServerWire {
@@ -61,6 +61,20 @@ export class FakeManager implements ServerManagerApi {
   stats(name: string): ServerStatsJson | null {
     const v = this.views.get(name);
     return v === undefined ? null : serverStatsJson(v.counters, v.pool);
+  }
+
+  backends(name: string): BackendStateJson[] | null {
+    const v = this.views.get(name);
+    return v === undefined ? null : backendStatesJson(v.pool);
+  }
+
+  setDrain(name: string, key: string, drain: boolean): BackendStateJson {
+    const v = this.views.get(name);
+    const b = v?.pool.get(key);
+    if (v === undefined || b === undefined) throw new NotFoundError(`Unknown backend ${key} of server ${name}`);
+    if (drain) v.pool.drain(key);
+    else v.pool.undrain(key);
+    return backendStateJson(v.pool, b);
   }
 
   onChange(listener: () => void): () => void {

@@ -47,7 +47,8 @@ export const tcpListener: ListenerKind = {
   protocol: 'tcp',
   async open(rt: ServerRuntime): Promise<OpenListener> {
     const target = await resolveBind(rt.plan.bind);
-    const stages = buildPipeline(rt.plan);
+    // The runtime and pipeline new connections go to (replaced by `retarget` on a hot reload).
+    let cur: { rt: ServerRuntime; stages: readonly Stage[] } = { rt, stages: buildPipeline(rt.plan) };
     const srv = net.createServer({
       allowHalfOpen: true,
       pauseOnConnect: true,
@@ -56,15 +57,15 @@ export const tcpListener: ListenerKind = {
       keepAliveInitialDelay: KEEPALIVE_MS,
     });
     const onAcceptError = (err: Error): void =>
-      rt.limitedLog(rt.acceptLimiter, 'error', `accept error on ${rt.plan.bind}: ${err.message}`);
+      cur.rt.limitedLog(cur.rt.acceptLimiter, 'error', `accept error on ${cur.rt.plan.bind}: ${err.message}`);
     // No connection can arrive before the socket is bound; listen errors reject listenOn().
-    srv.on('connection', (client: Socket) => acceptStream(rt, stages, client));
+    srv.on('connection', (client: Socket) => acceptStream(cur.rt, cur.stages, client));
     const addr = await listenOn(srv, target, { backlog: BACKLOG });
     // Accept errors (EMFILE, ENFILE, ...) arrive here; the listener keeps accepting (D1).
     srv.on('error', onAcceptError);
     const why = fastAcceptUnavailable(srv);
     if (why === null) {
-      installFastAccept(srv, KEEPALIVE_MS / 1000, (h) => acceptHandle(rt, stages, h), onAcceptError);
+      installFastAccept(srv, KEEPALIVE_MS / 1000, (h) => acceptHandle(cur.rt, cur.stages, h), onAcceptError);
     } else if (!fallbackLogged) {
       fallbackLogged = true;
       rt.log.info(`fast accept path not used (${why}): client reads use 'data' events`);
@@ -77,6 +78,9 @@ export const tcpListener: ListenerKind = {
       stop(): Promise<void> {
         stopped ??= new Promise<void>((resolve) => srv.close(() => resolve()));
         return stopped;
+      },
+      retarget(next: ServerRuntime): void {
+        cur = { rt: next, stages: buildPipeline(next.plan) };
       },
     };
   },

@@ -9,6 +9,12 @@ export interface OpenListener {
   readonly fastAccept: boolean;
   /** Stops accepting; resolves when the listening socket is closed. */
   stop(): Promise<void>;
+  /**
+   * Hot reload (tsbetween-only): new connections go to `rt` (the server's new runtime) from now
+   * on, on the same listening socket (no refused connection); connections already accepted stay
+   * with the runtime that took them. Optional: a listener without it is reopened instead.
+   */
+  retarget?(rt: ServerRuntime): void;
 }
 
 export interface ListenerKind {

@@ -17,7 +17,7 @@ export function accessStage(plan: AccessPlan, path: string): Stage {
       if (matcher.allows(ip)) return true;
       const log = conn.rt.log;
       if (log.isLevelEnabled('debug')) log.debug(`Access restricted for ${ip}`);
-      conn.fail();
+      conn.fail('access_denied');
       return false;
     },
   };

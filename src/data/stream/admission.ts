@@ -13,7 +13,7 @@ export const admissionStage: Stage = {
     const rt = conn.rt;
     if (!takeAdmission(conn)) {
       rt.limitedLog(rt.maxLimiter, 'warn', `Too many connections to ${rt.plan.bind}`);
-      conn.fail();
+      conn.fail('max_connections');
       return false;
     }
     rt.conns.add(conn);

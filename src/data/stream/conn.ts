@@ -14,6 +14,7 @@ import type { ServerRuntime } from '../runtime.js';
 import { errorMessage } from '../../core/errors.js';
 import { releaseLease, type LeaseHolder } from './lease.js';
 import { nextBuffer, returnBuffer, takeSmall } from './buffers.js';
+import type { AccessEnd, AccessLog } from '../access-log.js';
 
 export const kConn = Symbol('tsbetween.stream.connection');
 export interface TaggedSocket extends Socket {
@@ -38,6 +39,11 @@ export const BACKEND_PAUSED = 2048;
 /** A pipeline step as the connection sees it (the contract is ./stage.ts). */
 export interface StepLike {
   run(conn: StreamConn): boolean;
+  /**
+   * The dial stage with `backend_connection_retries` (tsbetween-only): after a failed connect,
+   * moves the connection to another eligible backend and dials again; false when it cannot.
+   */
+  redial?(conn: StreamConn): boolean;
 }
 
 export class StreamConn implements PickContext, LeaseHolder {
@@ -84,6 +90,18 @@ export class StreamConn implements PickContext, LeaseHolder {
     return b;
   };
   client!: TaggedSocket;
+  /** Failed connects before the current one (backend_connection_retries). */
+  retries = 0;
+  /** Slots whose connect failed (retries never go back to them); null until a retry. */
+  tried: number[] | null = null;
+  /** How the connection ended, for the access log ('' until known). */
+  end: AccessEnd | '' = '';
+  /** Access log only (0 otherwise): accept time and bytes each way. */
+  start = 0;
+  rx = 0;
+  tx = 0;
+  /** Access log only: the client `ip:port`, read at accept (the socket may be gone at the end). */
+  clientAddr = '';
 
   constructor(
     readonly rt: ServerRuntime,
@@ -96,6 +114,11 @@ export class StreamConn implements PickContext, LeaseHolder {
     c[kConn] = this;
     this.client = c;
     if (onread) this.flags |= CLIENT_ONREAD;
+    if (this.rt.accessLog !== null) {
+      this.start = Date.now();
+      const ip = c.remoteAddress ?? '';
+      this.clientAddr = `${ip.includes(':') ? `[${ip}]` : ip}:${c.remotePort ?? 0}`;
+    }
   }
 
   /**
@@ -118,7 +141,8 @@ export class StreamConn implements PickContext, LeaseHolder {
    * A stage failed: tear the pair down. Before a backend socket exists the connection is
    * finished at once (so counters settle synchronously); otherwise when both sockets closed.
    */
-  fail(): void {
+  fail(end: AccessEnd = 'error'): void {
+    if (this.end === '') this.end = end;
     this.flags |= FAILED;
     const up = this.upstream;
     this.client.destroy();
@@ -159,6 +183,8 @@ export class StreamConn implements PickContext, LeaseHolder {
     if (this.backendBuf !== null && !this.backendBusy) returnBuffer(this.backendBuf);
     this.clientBuf = null;
     this.backendBuf = null;
+    const accessLog = this.rt.accessLog;
+    if (accessLog !== null) recordAccess(this, accessLog);
     releaseLease(this);
     this.rt.untrack(this);
   }
@@ -166,8 +192,25 @@ export class StreamConn implements PickContext, LeaseHolder {
 
 // ---- handlers for every phase (`this` is the emitting socket) ---------------------------------
 
+/** The access log line of a finished connection (only called when the log is on). */
+function recordAccess(conn: StreamConn, log: AccessLog): void {
+  const b = conn.backend;
+  log.record({
+    start: conn.start,
+    server: conn.rt.name,
+    client: conn.clientAddr,
+    backend: b !== null && (conn.flags & CONNECTED) !== 0 ? b.key : '',
+    rx: conn.rx,
+    tx: conn.tx,
+    durationMs: Date.now() - conn.start,
+    end: conn.end !== '' ? conn.end : conn.rt.closing ? 'shutdown' : 'error',
+    retries: conn.retries,
+  });
+}
+
 export function onClientError(this: TaggedSocket, err: Error): void {
   const conn = this[kConn];
+  if (conn.end === '') conn.end = 'error';
   const log = conn.rt.log;
   if (log.isLevelEnabled('debug')) log.debug(`client ${conn.clientIp}:${conn.clientPort}: ${err.message}`);
   conn.upstream?.destroy();
@@ -182,6 +225,7 @@ export function onClientClose(this: TaggedSocket): void {
   const conn = this[kConn];
   if ((conn.flags & DONE) !== 0) return;
   conn.flags |= CLIENT_CLOSED;
+  if (conn.end === '') conn.end = conn.rt.closing ? 'shutdown' : 'client_close';
   const up = conn.upstream;
   if (up === null) {
     // Closed before any dial (e.g. while an async stage waited): nothing else to wait for.
@@ -196,6 +240,7 @@ export function onClientClose(this: TaggedSocket): void {
 export function onBackendClose(this: TaggedSocket): void {
   const conn = this[kConn];
   conn.flags |= BACKEND_CLOSED;
+  if (conn.end === '') conn.end = conn.rt.closing ? 'shutdown' : (conn.flags & CONNECTED) === 0 ? 'refused' : 'backend_close';
   if ((conn.flags & CONNECTED) === 0) {
     // Destroyed while dialing (timeout, server close) or failed without an error event.
     if ((conn.flags & DIAL_FAILED) === 0 && (conn.flags & CLIENT_CLOSED) === 0) conn.client.destroy();
@@ -208,11 +253,15 @@ export function onBackendClose(this: TaggedSocket): void {
 /** Dial error or connect timeout: refused++, both sockets destroyed, lease released on close. */
 export function dialFailed(conn: StreamConn, err: unknown): void {
   if ((conn.flags & (DIAL_FAILED | CONNECTED)) !== 0) return;
-  conn.flags |= DIAL_FAILED;
   const rt = conn.rt;
   const b = conn.backend as SnapshotBackend;
   rt.sink.refused(conn.slot);
   rt.limitedLog(rt.dialLimiter, 'error', `Could not connect to backend ${b.host}:${b.port}: ${errorMessage(err)}`);
+  // backend_connection_retries (tsbetween-only): the dial stage may move the connection on.
+  const dial = conn.stages[conn.step - 1];
+  if (dial?.redial !== undefined && dial.redial(conn)) return;
+  conn.flags |= DIAL_FAILED;
+  if (conn.end === '') conn.end = 'refused';
   conn.upstream?.destroy();
   conn.client.destroy();
   conn.maybeFinish();

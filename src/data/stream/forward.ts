@@ -38,6 +38,7 @@ export function onBackendRead(this: TaggedSocket, n: number, b: Uint8Array): boo
   const conn = this[kConn];
   const rt = conn.rt;
   if (rt.stampReads) conn.lastBackendRead = Date.now();
+  conn.rx += n;
   rt.sink.rx(conn.slot, n);
   const client = conn.client;
   const flushed = client.write((b as Buffer).subarray(0, n));
@@ -57,6 +58,7 @@ export function onClientRead(this: TaggedSocket, n: number, b: Uint8Array): bool
   const conn = this[kConn];
   const rt = conn.rt;
   if (rt.stampReads) conn.lastClientRead = Date.now();
+  conn.tx += n;
   rt.sink.tx(conn.slot, n);
   const up = conn.upstream as TaggedSocket;
   const flushed = up.write((b as Buffer).subarray(0, n));
@@ -76,6 +78,7 @@ function onClientData(this: TaggedSocket, chunk: Buffer): void {
   const conn = this[kConn];
   const rt = conn.rt;
   if (rt.stampReads) conn.lastClientRead = Date.now();
+  conn.tx += chunk.length;
   rt.sink.tx(conn.slot, chunk.length);
   const up = conn.upstream as TaggedSocket;
   if (!up.write(chunk) && up.writableLength !== 0) {
@@ -106,6 +109,7 @@ function onClientDrain(this: TaggedSocket): void {
 function onClientEnd(this: TaggedSocket): void {
   const conn = this[kConn];
   conn.flags |= CLIENT_EOF;
+  if (conn.end === '') conn.end = 'client_close';
   (conn.upstream as TaggedSocket).end();
   if ((conn.flags & BACKEND_EOF) !== 0) bothEnded(conn);
 }
@@ -114,6 +118,7 @@ function onClientEnd(this: TaggedSocket): void {
 function onBackendEnd(this: TaggedSocket): void {
   const conn = this[kConn];
   conn.flags |= BACKEND_EOF;
+  if (conn.end === '') conn.end = 'backend_close';
   conn.client.end();
   if ((conn.flags & CLIENT_EOF) !== 0) bothEnded(conn);
 }

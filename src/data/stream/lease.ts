@@ -35,6 +35,15 @@ export function takeBackend(h: LeaseHolder, b: SnapshotBackend): boolean {
   return true;
 }
 
+/** Releases only the backend reservation (a retry moves the connection to another backend). */
+export function releaseBackend(h: LeaseHolder): void {
+  const slot = h.slot;
+  if (slot < 0) return;
+  h.slot = -1;
+  h.rt.active.release(slot);
+  h.rt.sink.backendActive(slot, -1);
+}
+
 export function releaseLease(h: LeaseHolder): void {
   const rt = h.rt;
   const slot = h.slot;

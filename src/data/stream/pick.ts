@@ -24,7 +24,7 @@ export const pickStage: Stage = {
     if (typeof picked !== 'string' && !takeBackend(conn, picked)) picked = ELECT_MAX_CONNECTIONS;
     if (typeof picked === 'string') {
       rt.limitedLog(rt.electLimiter, 'error', picked);
-      conn.fail();
+      conn.fail('no_backend');
       return false;
     }
     return true;

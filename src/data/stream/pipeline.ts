@@ -65,7 +65,7 @@ export function buildPipeline(plan: ServerPlan): Stage[] {
       break;
     }
   }
-  stages.push(dialStage(dialer));
+  stages.push(dialStage(dialer, plan.backendConnectionRetries ?? 0));
   optional(plan, 'write-proxy', stages);
   stages.push(forwardStage);
   return stages;

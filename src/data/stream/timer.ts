@@ -70,6 +70,7 @@ export function onTimer(conn: StreamConn): void {
   if (typeof verdict === 'string') {
     const log = rt.log;
     if (log.isLevelEnabled('debug')) log.debug(`${verdict} idle timeout, closing ${conn.clientIp}:${conn.clientPort}`);
+    if (conn.end === '' && verdict !== 'flush') conn.end = verdict === 'client' ? 'client_idle_timeout' : 'backend_idle_timeout';
     conn.destroy();
   } else if (verdict !== Infinity) {
     conn.timer = setTimeout(onTimer, verdict, conn);
