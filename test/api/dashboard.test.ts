@@ -210,7 +210,7 @@ test('headless Chromium: loads, shows servers, a backend going dead, and the dra
     // Readable on a phone: no horizontal scrolling at 390 px.
     await page.setViewportSize({ width: 390, height: 800 });
     await page.waitForTimeout(300);
-    const widths = await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]') as [number, number];
+    const widths = await page.evaluate<[number, number]>('[document.documentElement.scrollWidth, window.innerWidth]');
     assert.ok(widths[0] <= widths[1], `no horizontal scroll on a phone (${widths[0]} > ${widths[1]})`);
     // Ready again through the button.
     await rowB.locator('button[data-action="ready"]').click();

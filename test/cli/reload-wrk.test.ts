@@ -76,7 +76,7 @@ static_list = ["127.0.0.1:${a.port}", "127.0.0.1:${b.port}"]
 
     const wrkDone = new Promise<string>((resolve, reject) => {
       execFile(wrk, ['-t1', '-c16', '-d10s', '--timeout', '5s', `http://127.0.0.1:${lb}/`], { timeout: 60_000 }, (err, stdout) => {
-        if (err !== null) reject(err);
+        if (err !== null) reject(new Error(err.message));
         else resolve(stdout);
       });
     });

@@ -100,7 +100,7 @@ test('keys: defaults, and a ConfigError naming the key for bad values', () => {
   assert.throws(() => compile({}, { protocol: 'udp' }), /Cant use http healthcheck with udp server/);
 });
 
-test('config: http keys decode (status as a list), validate, and echo only when given', () => {
+test('config: http keys decode (status as a comma-separated list), validate, and echo only when given', () => {
   const { config } = decodeConfig(
     `[servers.web]
 bind = "127.0.0.1:0"
@@ -111,7 +111,7 @@ static_list = ["127.0.0.1:1"]
 kind = "http"
 interval = "1s"
 http_path = "/health"
-http_expected_status = [200, "300-302"]
+http_expected_status = "200,300-302"
 `,
     'toml',
   );
