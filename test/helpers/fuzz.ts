@@ -2,7 +2,9 @@
  * A time-bounded fuzz loop with a seeded PRNG. In `npm test` each fuzz target runs for
  * FUZZ_MS (default 1500 ms); the documented long run sets FUZZ_SECONDS (e.g. 300):
  *
- *   FUZZ_SECONDS=300 node scripts/run-tests.mjs fuzz
+ *   FUZZ_SECONDS=300 node --import tsx --test test/data/protocol/fuzz-*.test.ts
+ *
+ * (run directly: scripts/run-tests.mjs caps every test file at 120 s)
  *
  * The seed is printed on failure (and taken from FUZZ_SEED when set) so a failure reproduces.
  */

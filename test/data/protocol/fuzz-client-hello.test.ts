@@ -2,13 +2,13 @@
  * Fuzzes the ClientHello parser: random bytes, mutated real hellos (re-framed at random record
  * sizes) and every split point. Properties: no exception; the answer is one of the four kinds;
  * `consumed` within the input and the cap; nothing past the cap is read (bytes after it change
- * nothing); a prefix answers `more` or the final verdict. Longer run: FUZZ_SECONDS=300.
+ * nothing); a prefix answers `more` or the final verdict. Longer run: see test/helpers/fuzz.ts.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { CLIENT_HELLO_CAP, peekClientHello } from '../../../src/data/protocol/client-hello.js';
-import { fuzzFor, mutate, type Rng } from '../../helpers/fuzz.js';
+import { fuzzBudgetMs, fuzzFor, mutate, type Rng } from '../../helpers/fuzz.js';
 import { buildHello, frame, unframe } from './hello-helpers.js';
 
 const PQ = unframe(new Uint8Array(readFileSync(new URL('../../fixtures/tls/hello-mlkem.bin', import.meta.url))));
@@ -51,7 +51,7 @@ function splits(rng: Rng, input: Uint8Array): void {
   }
 }
 
-test('fuzz: ClientHello parser on random bytes', () => {
+test('fuzz: ClientHello parser on random bytes', { timeout: fuzzBudgetMs() + 120000 }, () => {
   const n = fuzzFor('client-hello random', (rng) => {
     const b = rng.bytes(rng.int(64));
     if (rng.int(2) === 0 && b.length > 2) {
@@ -64,7 +64,7 @@ test('fuzz: ClientHello parser on random bytes', () => {
   assert.ok(n > 0);
 });
 
-test('fuzz: ClientHello parser on mutated real and synthetic hellos, random framing and every split', () => {
+test('fuzz: ClientHello parser on mutated real and synthetic hellos, random framing and every split', { timeout: fuzzBudgetMs() + 120000 }, () => {
   const n = fuzzFor('client-hello mutate', (rng) => {
     const seed = SEEDS[rng.int(SEEDS.length)] as Uint8Array;
     const size = [1, 3, 64, 512, 16384][rng.int(5)] as number;

@@ -2,13 +2,13 @@
  * Fuzzes the PROXY header decoder: random bytes, mutated v1/v2 headers, random round trips and
  * every split point. Properties: no exception; `consumed` within the input and the cap; a prefix
  * answers `more` or the final verdict; encode→decode gives the addresses back.
- * Longer run: FUZZ_SECONDS=300 node scripts/run-tests.mjs fuzz
+ * Longer run: see test/helpers/fuzz.ts.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeProxyHeader } from '../../../src/data/protocol/proxy-encode.js';
 import { decodeProxyHeader, formatIPv6, PROXY_V2_CAP } from '../../../src/data/protocol/proxy-header.js';
-import { fuzzFor, mutate, type Rng } from '../../helpers/fuzz.js';
+import { fuzzBudgetMs, fuzzFor, mutate, type Rng } from '../../helpers/fuzz.js';
 
 function check(rng: Rng, input: Uint8Array): void {
   const full = decodeProxyHeader(input);
@@ -28,7 +28,7 @@ function randomIp(rng: Rng): string {
   return formatIPv6(b, 0);
 }
 
-test('fuzz: PROXY decoder on random bytes (with and without a valid prefix)', () => {
+test('fuzz: PROXY decoder on random bytes (with and without a valid prefix)', { timeout: fuzzBudgetMs() + 120000 }, () => {
   const n = fuzzFor('proxy random', (rng) => {
     const prefix = [Uint8Array.of(), Buffer.from('PROXY '), Buffer.from('PROXY TCP4 '), Uint8Array.of(0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a)][rng.int(4)] as Uint8Array;
     const input = Uint8Array.from([...prefix, ...rng.bytes(rng.int(120))]);
@@ -37,7 +37,7 @@ test('fuzz: PROXY decoder on random bytes (with and without a valid prefix)', ()
   assert.ok(n > 0);
 });
 
-test('fuzz: PROXY encode/decode round trip and mutated headers', () => {
+test('fuzz: PROXY encode/decode round trip and mutated headers', { timeout: fuzzBudgetMs() + 120000 }, () => {
   const n = fuzzFor('proxy mutate', (rng) => {
     const version = rng.int(2) === 0 ? 1 : 2;
     const src = randomIp(rng);
