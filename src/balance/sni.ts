@@ -13,7 +13,7 @@
  * matches only an empty hostname. Patterns are compiled once per distinct tag and cached; an
  * invalid pattern matches nothing and is reported once through `onBadPattern`.
  */
-import type { Backend } from '../core/backend.js';
+import type { SnapshotBackend as Backend } from '../core/snapshot.js';
 import type { SniFilter } from './elector.js';
 
 export type SniMatching = 'exact' | 'regexp';

@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import { Elector, ELECT_EMPTY } from '../../src/balance/elector.js';
 import { roundRobinBalancer } from '../../src/balance/roundrobin.js';
 import { SniSelector, sniRejectMessage, type SniMatching, type SniUnexpected } from '../../src/balance/sni.js';
-import type { Backend } from '../../src/core/backend.js';
+import type { SnapshotBackend as Backend } from '../../src/core/snapshot.js';
 import { compileGoRegexp } from '../../src/config/go-regexp.js';
-import { ctx, mk, sorted } from './helpers.js';
+import { ctx, load, mk, sorted } from './helpers.js';
 
 const a = mk('10.0.0.1', 443, { sni: 'a.example' });
 const b = mk('10.0.0.2', 443, { sni: 'b.example' });
@@ -51,9 +51,9 @@ test('regexp: unanchored like GoBetween (#184), empty tag only for empty SNI, ba
 });
 
 test('in the elector: reject fails the election with its message; default with nothing left is "backends empty"', () => {
-  const e = new Elector(roundRobinBalancer.create({ random: Math.random }), new SniSelector({ matching: 'exact', unexpected: 'reject' }));
-  assert.equal(e.elect(ctx('1.2.3.4', 'nope'), all, false), sniRejectMessage('nope'));
-  assert.equal((e.elect(ctx('1.2.3.4', 'b.example'), all, false) as Backend).host, '10.0.0.2');
-  const d = new Elector(roundRobinBalancer.create({ random: Math.random }), new SniSelector({ matching: 'exact', unexpected: 'default' }));
-  assert.equal(d.elect(ctx('1.2.3.4', ''), [a, b], false), ELECT_EMPTY);
+  const e = new Elector(roundRobinBalancer.create({ random: Math.random }), load, new SniSelector({ matching: 'exact', unexpected: 'reject' }));
+  assert.equal(e.electAmong(ctx('1.2.3.4', 'nope'), all, false), sniRejectMessage('nope'));
+  assert.equal((e.electAmong(ctx('1.2.3.4', 'b.example'), all, false) as Backend).host, '10.0.0.2');
+  const d = new Elector(roundRobinBalancer.create({ random: Math.random }), load, new SniSelector({ matching: 'exact', unexpected: 'default' }));
+  assert.equal(d.electAmong(ctx('1.2.3.4', ''), [a, b], false), ELECT_EMPTY);
 });

@@ -27,9 +27,10 @@ export function acceptStream(rt: ServerRuntime, stages: readonly Stage[], client
 
 export const tcpListener: ListenerKind = {
   protocol: 'tcp',
+  // `tls` servers use the same listener: their pipeline has the terminate stage (../stream/terminate.ts).
   async open(rt: ServerRuntime): Promise<OpenListener> {
     const target = await resolveBind(rt.plan.bind);
-    const stages = buildPipeline(rt.plan);
+    const stages = buildPipeline(rt.plan, rt.log);
     const srv = net.createServer({
       allowHalfOpen: true,
       pauseOnConnect: true,
@@ -39,7 +40,13 @@ export const tcpListener: ListenerKind = {
     });
     // No connection can arrive before the socket is bound; listen errors reject listenOn().
     srv.on('connection', (client: Socket) => acceptStream(rt, stages, client));
-    const addr = await listenOn(srv, target, { backlog: BACKLOG });
+    let addr: Awaited<ReturnType<typeof listenOn>>;
+    try {
+      addr = await listenOn(srv, target, { backlog: BACKLOG });
+    } catch (err) {
+      for (const s of stages) s.close?.();
+      throw err;
+    }
     // Accept errors (EMFILE, ENFILE, ...) arrive here; the listener keeps accepting (D1).
     srv.on('error', (err: Error) => rt.limitedLog(rt.acceptLimiter, 'error', `accept error on ${rt.plan.bind}: ${err.message}`));
     let stopped: Promise<void> | null = null;
@@ -47,7 +54,10 @@ export const tcpListener: ListenerKind = {
       address: addr.address,
       port: addr.port,
       stop(): Promise<void> {
-        stopped ??= new Promise<void>((resolve) => srv.close(() => resolve()));
+        stopped ??= new Promise<void>((resolve) => {
+          for (const s of stages) s.close?.();
+          srv.close(() => resolve());
+        });
         return stopped;
       },
     };

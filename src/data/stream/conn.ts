@@ -30,6 +30,14 @@ export const DIAL_FAILED = 64;
 export const DONE = 128;
 export const FAILED = 256;
 
+/** Client addresses taken from an upstream's PROXY header. */
+export interface ProxiedAddresses {
+  readonly srcIp: string;
+  readonly srcPort: number;
+  readonly dstIp: string;
+  readonly dstPort: number;
+}
+
 /** A pipeline step as the connection sees it (the contract is ./stage.ts). */
 export interface StepLike {
   run(conn: StreamConn): boolean;
@@ -59,24 +67,45 @@ export class StreamConn implements PickContext, LeaseHolder {
   buf: Buffer | null = null;
   bufBusy = false;
 
+  /**
+   * The addresses an upstream balancer's PROXY header gave (accept-proxy stage); null = the
+   * socket's own. When set they are *the* client address for access rules, balancers, the
+   * PROXY header sent on and logs.
+   */
+  proxied: ProxiedAddresses | null = null;
+
   constructor(
     readonly rt: ServerRuntime,
     readonly stages: readonly StepLike[],
-    readonly client: TaggedSocket,
+    /** The client socket; the TLS termination stage replaces it with the TLS session. */
+    public client: TaggedSocket,
   ) {
     client[kConn] = this;
   }
 
   /**
-   * The client address as Node reports it (`::ffff:a.b.c.d` on dual-stack listeners). Read
-   * lazily: balancers that ignore it save a getpeername().
+   * The client address as Node reports it (`::ffff:a.b.c.d` on dual-stack listeners), or the one
+   * from an accepted PROXY header. Read lazily: balancers that ignore it save a getpeername().
    */
   get clientIp(): string {
-    return this.client.remoteAddress ?? '';
+    const p = this.proxied;
+    return p !== null ? p.srcIp : (this.client.remoteAddress ?? '');
   }
 
   get clientPort(): number {
-    return this.client.remotePort ?? 0;
+    const p = this.proxied;
+    return p !== null ? p.srcPort : (this.client.remotePort ?? 0);
+  }
+
+  /** The address the client connected to (the listener's side), or the one from a PROXY header. */
+  get localIp(): string {
+    const p = this.proxied;
+    return p !== null ? p.dstIp : (this.client.localAddress ?? '');
+  }
+
+  get localPort(): number {
+    const p = this.proxied;
+    return p !== null ? p.dstPort : (this.client.localPort ?? 0);
   }
 
   /**

@@ -16,6 +16,8 @@ import type { StreamConn } from './conn.js';
 export interface Stage {
   readonly name: string;
   run(conn: StreamConn): boolean;
+  /** Releases what the stage holds for its server (file watchers, …) when the listener stops. */
+  close?(): void;
 }
 
 /** Runs the connection's remaining stages until one takes it over or the pipeline ends. */

@@ -17,8 +17,8 @@
 import { readFileSync } from 'node:fs';
 import { isIP, type Socket } from 'node:net';
 import tls from 'node:tls';
-import type { BackendsTlsWire } from '../../config/types.js';
-import type { Backend } from '../../core/backend.js';
+import type { BackendsTlsPlan } from '../../core/plan.js';
+import type { SnapshotBackend as Backend } from '../../core/snapshot.js';
 import { ConfigError, errorMessage } from '../../core/errors.js';
 import { cipherPlan, NO_TICKET, tlsVersion } from './ciphers.js';
 
@@ -69,7 +69,7 @@ export class BackendTls {
   private readonly resume: boolean;
   private readonly sessions = new Map<string, Buffer>();
 
-  constructor(readonly wire: BackendsTlsWire, path: string, events: BackendTlsEvents = {}) {
+  constructor(readonly wire: BackendsTlsPlan, path: string, events: BackendTlsEvents = {}) {
     let minVersion = tlsVersion(wire.min_version);
     const maxVersion = tlsVersion(wire.max_version);
     const plan = cipherPlan(wire.ciphers, minVersion === 'TLSv1' || minVersion === 'TLSv1.1');
@@ -126,8 +126,8 @@ export class BackendTls {
   }
 
   /** Wraps a connected plain socket (PROXY header already written) into a TLS client session. */
-  connect(socket: Socket, backend: Backend): tls.TLSSocket {
-    const t = tls.connect({ ...this.connectOptions(backend), socket });
+  connect(socket: Socket, backend: Backend, extra: tls.ConnectionOptions = {}): tls.TLSSocket {
+    const t = tls.connect({ ...this.connectOptions(backend), ...extra, socket });
     if (this.resume) {
       t.on('session', (session: Buffer) => {
         if (this.sessions.size >= MAX_SESSIONS && !this.sessions.has(backend.key)) this.sessions.clear();

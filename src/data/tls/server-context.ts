@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import tls from 'node:tls';
-import type { TlsWire } from '../../config/types.js';
+import type { TlsPlan } from '../../core/plan.js';
 import { StartError, errorMessage } from '../../core/errors.js';
 import { cipherPlan, NO_TICKET, tlsVersion } from './ciphers.js';
 
@@ -44,7 +44,7 @@ export class ServerTls {
 
   /** Builds the context; throws a StartError naming `path.cert_path` / `path.key_path` / `path`. */
   constructor(
-    readonly wire: TlsWire,
+    readonly wire: TlsPlan,
     private readonly path: string,
     private readonly events: ServerTlsEvents = {},
   ) {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
 import type { BackendsTlsWire } from '../../../src/config/types.js';
-import { Backend, backendSpec } from '../../../src/core/backend.js';
+import type { SnapshotBackend as Backend } from '../../../src/core/snapshot.js';
 import { ConfigError } from '../../../src/core/errors.js';
 import { BackendTls } from '../../../src/data/tls/backend-tls.js';
 import { makeTestPki, OPENSSL, type TestPki } from './pki.js';
@@ -66,7 +66,10 @@ function dial(bt: BackendTls, backend: Backend, port: number): Promise<{ ok: boo
 }
 
 function backend(host: string, port: number, sni = ''): Backend {
-  return new Backend(backendSpec(host, String(port), { sni }), true);
+  return {
+    slot: 0, key: `${host}:${port}`, host, port: String(port), dialHost: host, dialPort: port,
+    weight: 1, priority: 1, sni, maxConnections: 0, live: true, eligible: true,
+  };
 }
 
 test('ignore_verify accepts any certificate; without it an unknown CA is refused', async (t) => {
