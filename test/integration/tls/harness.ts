@@ -101,8 +101,8 @@ export async function plainBackend(reply: (chunk: Buffer, s: net.Socket) => stri
 }
 
 /** A TLS backend answering `<id>` to the first chunk, recording the SNI it was asked for. */
-export async function tlsBackend(id: string, opts: tls.TlsOptions): Promise<Peer & { names: Array<string | false> }> {
-  const names: Array<string | false> = [];
+export async function tlsBackend(id: string, opts: tls.TlsOptions): Promise<Peer & { names: Array<string | false | null> }> {
+  const names: Array<string | false | null> = [];
   const peer = { port: 0, count: 0, names, close: async () => {} };
   const server = tls.createServer(opts, (s) => {
     peer.count++;
