@@ -101,6 +101,7 @@ export const terminateStage = {
     };
     return {
       name: 'terminate',
+      readsClient: true,
       run(conn: StreamConn): boolean {
         const raw = conn.client;
         const s = new tls.TLSSocket(raw, { isServer: true, secureContext: st.context }) as TermSocket;
