@@ -99,6 +99,11 @@ test('handshake failures: closed before any backend connection, counted and logg
     assert.match(lines.at(-1) ?? '', /\(2 handshake failures so far\)/);
     const ok = await tlsRequest(port, { ca: readFileSync(p.ca), rejectUnauthorized: true });
     assert.equal(ok.reply, 'x');
+    // every lease released: failed handshakes and the served connection alike
+    const active = (): number => (tsb.app.manager.stats('s') as unknown as { active_connections: number }).active_connections;
+    const deadline = Date.now() + 10000;
+    while (active() !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(active(), 0);
   } finally {
     await tsb.close();
     await be.close();
