@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { Duplex } from 'node:stream';
+import tls from 'node:tls';
 import { after, before, test } from 'node:test';
 import { decodeProxyHeader } from '../../../src/data/protocol/proxy-header.js';
 import { encodeProxyHeader } from '../../../src/data/protocol/proxy-encode.js';
@@ -130,6 +132,63 @@ test('a terminating server sends the PROXY header (v2) with the client address; 
       const took = Date.now() - started;
       assert.ok(took >= 350 && took < 8000, `silent TLS client closed after ${took} ms`);
       assert.ok(tsb.logs.some((l) => l.includes('no handshake within 400 ms')));
+    });
+  } finally {
+    await be.close();
+  }
+});
+
+test('accept_proxy_protocol on a terminating server: the header and the ClientHello in one segment', async (t) => {
+  const p = pki;
+  if (p === undefined) return t.skip('openssl not installed');
+  const be = await proxyAwareBackend();
+  try {
+    await withTsb({
+      s: { protocol: 'tls', accept_proxy_protocol: {}, tls: { cert_path: p.cert, key_path: p.key }, proxy_protocol: { version: '1' }, discovery: staticList([`127.0.0.1:${be.port}`]) },
+    }, async (tsb) => {
+      const port = tsb.ports['s'] as number;
+      const reply = await new Promise<string>((resolve) => {
+        const raw = net.connect(port, '127.0.0.1');
+        let first = true;
+        // A duplex in front of the socket: the first TLS write (the ClientHello) goes out in the
+        // same write as the PROXY header.
+        const wrapper = new Duplex({
+          write(chunk: Buffer, _enc, cb): void {
+            if (first) {
+              first = false;
+              raw.write(Buffer.concat([Buffer.from('PROXY TCP4 203.0.113.9 198.51.100.1 4444 443\r\n'), chunk]), cb);
+            } else raw.write(chunk, cb);
+          },
+          read(): void {},
+          final(cb): void {
+            raw.end();
+            cb();
+          },
+        });
+        raw.on('data', (d: Buffer) => wrapper.push(d));
+        raw.on('end', () => wrapper.push(null));
+        raw.on('error', () => wrapper.destroy());
+        let out = '';
+        raw.on('connect', () => {
+          const c = tls.connect({ socket: wrapper, ca: readFileSync(p.ca), servername: 'localhost' });
+          c.on('secureConnect', () => c.write('over-tls'));
+          c.on('data', (d: Buffer) => {
+            out += d.toString();
+          });
+          const done = (): void => {
+            clearTimeout(timer);
+            c.destroy();
+            raw.destroy();
+            resolve(out);
+          };
+          // the TLS session over a plain Duplex may not report 'close': the reply's end is enough
+          const timer = setTimeout(done, 10000);
+          c.on('error', done);
+          c.on('end', done);
+          c.on('close', done);
+        });
+      });
+      assert.equal(reply, 'v1 tcp4 203.0.113.9:4444 -> 198.51.100.1:443 | over-tls');
     });
   } finally {
     await be.close();
