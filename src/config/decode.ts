@@ -17,7 +17,7 @@
  *   arrays), a superset of the TOML 0.4 GoBetween reads.
  * - JSON `null` means "absent": value sections and scalars keep their zero value, pointer sections
  *   (`acme`, `profiler`, `basic_auth`, `tls`, `sni`, `backends_tls`, `udp`, `access`,
- *   `proxy_protocol`, `discovery`, `healthcheck`) and the four connection options stay null.
+ *   `proxy_protocol`, `accept_proxy_protocol`, `discovery`, `healthcheck`) and the four connection options stay null.
  * - A discovery/healthcheck key group exists iff one of its keys was given (even as null); it is
  *   then zero-filled.
  * - An empty (or whitespace-only) document is an empty config, in both formats.
@@ -43,6 +43,7 @@ import type {
   AccessLogWire,
   AccessWire,
   AcmeWire,
+  AcceptProxyProtocolWire,
   ApiTlsWire,
   ApiWire,
   BackendsTlsWire,
@@ -396,6 +397,7 @@ const backendsTlsFields: Fields<BackendsTlsWire> = {
 const udpFields: Fields<UdpWire> = { max_requests: uint, max_responses: uint, transparent: bool, max_sessions: optional(uint) };
 const accessFields: Fields<AccessWire> = { default: str, rules: nstrs };
 const proxyProtocolFields: Fields<ProxyProtocolWire> = { version: str };
+const acceptProxyProtocolFields: Fields<AcceptProxyProtocolWire> = { from: nstrs, timeout: dur };
 
 // Discovery and health-check key groups come from the kinds themselves (DESIGN rule 1): each
 // kind declares its keys as a zod schema (core/keys.ts); a group is named after its kind, and
@@ -472,6 +474,7 @@ const serverFields: Fields<ServerInput> = {
   proxy_protocol: nullable(struct(proxyProtocolFields)),
   discovery,
   healthcheck,
+  accept_proxy_protocol: nullable(struct(acceptProxyProtocolFields)),
   backend_connection_retries: optional(int),
   passive_health_fails: optional(int),
   passive_health_down_time: optional(dur),

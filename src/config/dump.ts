@@ -155,10 +155,13 @@ export function healthcheckToJson(h: HealthcheckWire, opts: EchoOptions = {}): J
 
 /** The echoed server (GET /servers/:name), keys in GoBetween's order, absent sections as null. */
 export function serverToJson(s: ServerWire, opts: EchoOptions = {}): JsonObject {
-  return echoTable(serverTable, s, 'server', {
+  const o = echoTable(serverTable, s, 'server', {
     healthcheck: () => healthcheckToJson(s.healthcheck, opts),
     udp: () => udpToJson(s.udp),
   });
+  // tsbetween-only section: absent from GoBetween's shape unless configured.
+  if (s.accept_proxy_protocol === null) delete o['accept_proxy_protocol'];
+  return o;
 }
 
 /** `udp`: GoBetween's three keys; tsbetween's `max_sessions` only when it was set. */

@@ -102,6 +102,14 @@ export interface ProxyProtocolWire {
   version: string;
 }
 
+/** tsbetween only: PROXY protocol expected from an upstream balancer. */
+export interface AcceptProxyProtocolWire {
+  /** Upstream addresses/CIDRs allowed to connect; null/empty = any. */
+  from: string[] | null;
+  /** Time allowed for the header; '' → "2s". */
+  timeout: string;
+}
+
 // ---- discovery key groups -------------------------------------------------------------------
 
 export interface StaticGroup {
@@ -251,6 +259,8 @@ export interface ServerWire {
   proxy_protocol: ProxyProtocolWire | null;
   discovery: DiscoveryWire;
   healthcheck: HealthcheckWire;
+  /** tsbetween only (not in GoBetween's output; omitted from the echo while null). */
+  accept_proxy_protocol: AcceptProxyProtocolWire | null;
   // tsbetween-only keys (README "Retries and passive health"): absent unless given, and then
   // neither defaulted nor echoed, so a GoBetween config's echo keeps GoBetween's key set.
   /** On a failed backend connect, try up to N other eligible backends. */

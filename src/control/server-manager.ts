@@ -16,6 +16,8 @@ import { ServerCounters } from '../core/backend.js';
 import type { Random } from '../core/clock.js';
 import { parseDurationOr } from '../core/duration.js';
 import { ConfigError, NotFoundError, NotSupportedError, ReloadError, StartError, describeError, errorMessage } from '../core/errors.js';
+import { BackendTls } from '../data/tls/backend-tls.js';
+import { cipherPlan } from '../data/tls/ciphers.js';
 
 export { ReloadError };
 import type { Logger } from '../core/log.js';
@@ -116,10 +118,10 @@ function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
 
 /** Sections tsbetween parses and validates but does not run yet: refuse the server by name. */
 function refuseUnsupported(path: string, s: ServerWire): void {
-  if (s.protocol === 'tls' || s.tls !== null) throw new NotSupportedError(`${path}.tls`, 'tls termination');
-  if (s.sni !== null) throw new NotSupportedError(`${path}.sni`, 'sni routing');
-  if (s.backends_tls !== null) throw new NotSupportedError(`${path}.backends_tls`, 'backends_tls');
-  if (s.proxy_protocol !== null) throw new NotSupportedError(`${path}.proxy_protocol`, 'proxy_protocol');
+  // ACME is not supported: a tls section must name its certificate and key.
+  if (s.tls !== null && (s.tls.cert_path === '' || s.tls.key_path === '')) {
+    throw new NotSupportedError(`${path}.tls.acme_hosts`, 'acme');
+  }
 }
 
 const PLANS = new WeakSet<CompiledServer>();
@@ -383,6 +385,19 @@ export class ServerManager implements ServerManagerApi {
     const warnings = [...prepared.warnings, ...strictServerChecks(name, input, config, this.deps.defaults)];
     if (logWarnings) for (const w of warnings) this.log.warn(`server ${logText(name)}: ${logText(w, 1024)}`);
     refuseUnsupported(path, config);
+    // backends_tls files are read when the server is created (GoBetween): errors name the key.
+    if (config.backends_tls !== null) {
+      const bt = config.backends_tls;
+      new BackendTls(bt, `${path}.backends_tls`);
+      if (logWarnings) {
+        const dropped = cipherPlan(bt.ciphers, false).dropped;
+        if (dropped.length > 0) this.log.warn(`server ${name}: backends_tls.ciphers: dropped unknown or unavailable ${dropped.join(', ')}`);
+      }
+    }
+    if (logWarnings && config.tls !== null) {
+      const dropped = cipherPlan(config.tls.ciphers, false).dropped;
+      if (dropped.length > 0) this.log.warn(`server ${name}: tls.ciphers: dropped unknown or unavailable ${dropped.join(', ')}`);
+    }
     const balancer = this.deps.balancers.get(config.balance);
     if (balancer === undefined) {
       throw new ConfigError(`${path}.balance`, `Not supported balance type ${config.balance}`);

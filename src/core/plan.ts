@@ -19,6 +19,47 @@ export interface AccessPlan {
   readonly rules: readonly string[];
 }
 
+/** `[servers.X.tls]` (keys as written; the data plane maps versions and cipher names). */
+export interface TlsPlan {
+  readonly cert_path: string;
+  readonly key_path: string;
+  readonly ciphers: readonly string[] | null;
+  readonly min_version: string;
+  readonly max_version: string;
+  readonly session_tickets: boolean;
+}
+
+/** `[servers.X.backends_tls]` (keys as written). */
+export interface BackendsTlsPlan {
+  readonly ignore_verify: boolean;
+  readonly root_ca_cert_path: string | null;
+  readonly cert_path: string | null;
+  readonly key_path: string | null;
+  readonly ciphers: readonly string[] | null;
+  readonly min_version: string;
+  readonly max_version: string;
+  readonly session_tickets: boolean;
+}
+
+/** `[servers.X.sni]`, validated. */
+export interface SniPlan {
+  readonly matching: 'exact' | 'regexp';
+  readonly unexpected: 'default' | 'reject' | 'any';
+  readonly readTimeoutMs: number;
+}
+
+/** `[servers.X.proxy_protocol]`: the PROXY header version sent to the backends. */
+export interface ProxyProtocolPlan {
+  readonly version: 1 | 2;
+}
+
+/** `[servers.X.accept_proxy_protocol]` (tsbetween only). */
+export interface AcceptProxyPlan {
+  /** IPs/CIDRs of the upstreams allowed to connect; empty = any. */
+  readonly from: readonly string[];
+  readonly timeoutMs: number;
+}
+
 /** What the data plane needs to run one server. */
 export interface ServerPlan {
   readonly name: string;
@@ -40,12 +81,13 @@ export interface ServerPlan {
   /** tsbetween-only: on a failed connect, try up to this many other eligible backends (absent: 0). */
   readonly backendConnectionRetries?: number;
   // Optional sections: absent = the feature is off and its stage costs nothing.
-  readonly tls?: PlainSection;
-  readonly backendsTls?: PlainSection;
-  readonly sni?: PlainSection;
+  /** TLS termination (a `tls` section, on a `tls` or a `tcp` server). */
+  readonly tls?: TlsPlan;
+  readonly backendsTls?: BackendsTlsPlan;
+  readonly sni?: SniPlan;
   /** PROXY header written to the backend (`[servers.X.proxy_protocol]`). */
-  readonly proxyProtocol?: PlainSection;
+  readonly proxyProtocol?: ProxyProtocolPlan;
   /** PROXY header accepted from the client (tsbetween-only). */
-  readonly acceptProxyProtocol?: PlainSection;
+  readonly acceptProxyProtocol?: AcceptProxyPlan;
   readonly udp?: PlainSection;
 }

@@ -6,6 +6,7 @@
  * `flush` has nothing to do.
  */
 import { Elector } from '../balance/elector.js';
+import { sniSelector } from './sni.js';
 import type { BalancerKind } from '../balance/types.js';
 import type { Random } from '../core/clock.js';
 import { StartError } from '../core/errors.js';
@@ -99,9 +100,9 @@ export class InProcessDataPlane implements DataPlanePort {
     if (balancer === undefined) throw new StartError(`Not supported balance type ${plan.balance}`);
     const table = this.opts.activeTable?.(plan) ?? new LocalActiveTable();
     const load = new ServerLoad(table);
-    const elector = new Elector(balancer.create({ random: this.opts.random }), load);
-    elector.setSnapshot(snapshot);
     const log = this.opts.log.child({ name: 'server', server: plan.name });
+    const elector = new Elector(balancer.create({ random: this.opts.random }), load, sniSelector(plan, log));
+    elector.setSnapshot(snapshot);
     return new ServerRuntime(plan, elector, table, load, sink, log, this.opts.accessLog ?? null);
   }
 

@@ -56,7 +56,8 @@ function servers(): Record<string, ServerWire> {
   };
 
   const others = base('[::1]:8080');
-  others.proxy_protocol = { version: '1' };
+  others.proxy_protocol = { version: '2' };
+  others.accept_proxy_protocol = { from: ['10.1.0.0/16', '::1'], timeout: '2s' };
   others.discovery = {
     kind: 'consul', failpolicy: 'keeplast', interval: '0', timeout: '0',
     consul: {

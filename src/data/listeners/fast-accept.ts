@@ -33,7 +33,7 @@ interface HandleSocketOptions {
   pauseOnCreate: boolean;
   readable: boolean;
   writable: boolean;
-  onread: OnReadOpts;
+  onread?: OnReadOpts;
 }
 
 /** Why the fast path cannot be used on this listener, or null when it can. */
@@ -82,5 +82,15 @@ export function socketForHandle(handle: AcceptedHandle, onread: OnReadOpts): Soc
   const opts: HandleSocketOptions = {
     handle, allowHalfOpen: true, pauseOnCreate: true, readable: true, writable: true, onread,
   };
+  return new net.Socket(opts);
+}
+
+/**
+ * Builds a plain (Node-read, 'data' events) socket of an accepted handle, paused: for pipelines
+ * with a stage that reads the client itself (PROXY header, ClientHello, TLS handshake) when a hot
+ * reload gave such a pipeline to a listener that took the fast path.
+ */
+export function plainSocketForHandle(handle: AcceptedHandle): Socket {
+  const opts: HandleSocketOptions = { handle, allowHalfOpen: true, pauseOnCreate: true, readable: true, writable: true };
   return new net.Socket(opts);
 }

@@ -15,7 +15,10 @@ import type { ListenerKind } from './types.js';
 
 export type { ListenerKind, OpenListener } from './types.js';
 
-const LISTENERS: readonly ListenerKind[] = [tcpListener, udpListener];
+/** `tls`: the tcp listener; the plan's `tls` section adds the termination stage to its pipeline. */
+const tlsListener: ListenerKind = { protocol: 'tls', open: (rt) => tcpListener.open(rt) };
+
+const LISTENERS: readonly ListenerKind[] = [tcpListener, tlsListener, udpListener];
 
 export function listenerFor(protocol: string): ListenerKind | undefined {
   return LISTENERS.find((l) => l.protocol === protocol);

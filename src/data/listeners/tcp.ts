@@ -13,7 +13,7 @@ import { KEEPALIVE_MS } from '../stream/dialer.js';
 import { onClientRead } from '../stream/forward.js';
 import { buildPipeline } from '../stream/pipeline.js';
 import { advance, type Stage } from '../stream/stage.js';
-import { fastAcceptUnavailable, installFastAccept, socketForHandle, type AcceptedHandle } from './fast-accept.js';
+import { fastAcceptUnavailable, installFastAccept, plainSocketForHandle, socketForHandle, type AcceptedHandle } from './fast-accept.js';
 import type { ListenerKind, OpenListener } from './types.js';
 
 /** The kernel caps this at net.core.somaxconn, which is what Go asks for. */
@@ -45,10 +45,17 @@ let fallbackLogged = false;
 
 export const tcpListener: ListenerKind = {
   protocol: 'tcp',
+  // `tls` servers use the same listener: their pipeline has the terminate stage (../stream/terminate.ts).
   async open(rt: ServerRuntime): Promise<OpenListener> {
     const target = await resolveBind(rt.plan.bind);
     // The runtime and pipeline new connections go to (replaced by `retarget` on a hot reload).
-    let cur: { rt: ServerRuntime; stages: readonly Stage[] } = { rt, stages: buildPipeline(rt.plan) };
+    // `ownReads`: a stage reads the client before forwarding (a PROXY header, a ClientHello, the
+    // TLS handshake): such connections need Node's sockets and their 'data' events.
+    const pipelineOf = (r: ServerRuntime): { rt: ServerRuntime; stages: readonly Stage[]; ownReads: boolean } => {
+      const stages = buildPipeline(r.plan, r.log);
+      return { rt: r, stages, ownReads: stages.some((s) => s.readsClient === true) };
+    };
+    let cur = pipelineOf(rt);
     const srv = net.createServer({
       allowHalfOpen: true,
       pauseOnConnect: true,
@@ -60,13 +67,25 @@ export const tcpListener: ListenerKind = {
       cur.rt.limitedLog(cur.rt.acceptLimiter, 'error', `accept error on ${cur.rt.plan.bind}: ${err.message}`);
     // No connection can arrive before the socket is bound; listen errors reject listenOn().
     srv.on('connection', (client: Socket) => acceptStream(cur.rt, cur.stages, client));
-    const addr = await listenOn(srv, target, { backlog: BACKLOG });
+    let addr: Awaited<ReturnType<typeof listenOn>>;
+    try {
+      addr = await listenOn(srv, target, { backlog: BACKLOG });
+    } catch (err) {
+      for (const s of cur.stages) s.close?.();
+      throw err;
+    }
     // Accept errors (EMFILE, ENFILE, ...) arrive here; the listener keeps accepting (D1).
     srv.on('error', onAcceptError);
-    const why = fastAcceptUnavailable(srv);
+    // Stages that read the client before forwarding (a PROXY header, a ClientHello, the TLS
+    // handshake) need Node's sockets and their 'data' events: no fast path for such servers.
+    const ownReads = cur.ownReads;
+    const why = ownReads ? 'a stage reads the client before forwarding' : fastAcceptUnavailable(srv);
     if (why === null) {
-      installFastAccept(srv, KEEPALIVE_MS / 1000, (h) => acceptHandle(cur.rt, cur.stages, h), onAcceptError);
-    } else if (!fallbackLogged) {
+      installFastAccept(srv, KEEPALIVE_MS / 1000, (h) => {
+        if (cur.ownReads) acceptStream(cur.rt, cur.stages, plainSocketForHandle(h));
+        else acceptHandle(cur.rt, cur.stages, h);
+      }, onAcceptError);
+    } else if (!ownReads && !fallbackLogged) {
       fallbackLogged = true;
       rt.log.info(`fast accept path not used (${why}): client reads use 'data' events`);
     }
@@ -76,11 +95,16 @@ export const tcpListener: ListenerKind = {
       port: addr.port,
       fastAccept: why === null,
       stop(): Promise<void> {
-        stopped ??= new Promise<void>((resolve) => srv.close(() => resolve()));
+        stopped ??= new Promise<void>((resolve) => {
+          for (const s of cur.stages) s.close?.();
+          srv.close(() => resolve());
+        });
         return stopped;
       },
       retarget(next: ServerRuntime): void {
-        cur = { rt: next, stages: buildPipeline(next.plan) };
+        const old = cur.stages;
+        cur = pipelineOf(next);
+        for (const s of old) s.close?.();
       },
     };
   },

@@ -39,6 +39,14 @@ export const BACKEND_PAUSED = 2048;
 export const CLIENT_DRAIN_HOOKED = 4096;
 export const BACKEND_DRAIN_HOOKED = 8192;
 
+/** Client addresses taken from an upstream's PROXY header. */
+export interface ProxiedAddresses {
+  readonly srcIp: string;
+  readonly srcPort: number;
+  readonly dstIp: string;
+  readonly dstPort: number;
+}
+
 /** A pipeline step as the connection sees it (the contract is ./stage.ts). */
 export interface StepLike {
   run(conn: StreamConn): boolean;
@@ -106,6 +114,13 @@ export class StreamConn implements PickContext, LeaseHolder {
   /** Access log only: the client `ip:port`, read at accept (the socket may be gone at the end). */
   clientAddr = '';
 
+  /**
+   * The addresses an upstream balancer's PROXY header gave (accept-proxy stage); null = the
+   * socket's own. When set they are *the* client address for access rules, balancers, the
+   * PROXY header sent on and logs.
+   */
+  proxied: ProxiedAddresses | null = null;
+
   constructor(
     readonly rt: ServerRuntime,
     readonly stages: readonly StepLike[],
@@ -125,15 +140,28 @@ export class StreamConn implements PickContext, LeaseHolder {
   }
 
   /**
-   * The client address as Node reports it (`::ffff:a.b.c.d` on dual-stack listeners). Read
-   * lazily: balancers that ignore it save a getpeername().
+   * The client address as Node reports it (`::ffff:a.b.c.d` on dual-stack listeners), or the one
+   * from an accepted PROXY header. Read lazily: balancers that ignore it save a getpeername().
    */
   get clientIp(): string {
-    return this.client.remoteAddress ?? '';
+    const p = this.proxied;
+    return p !== null ? p.srcIp : (this.client.remoteAddress ?? '');
   }
 
   get clientPort(): number {
-    return this.client.remotePort ?? 0;
+    const p = this.proxied;
+    return p !== null ? p.srcPort : (this.client.remotePort ?? 0);
+  }
+
+  /** The address the client connected to (the listener's side), or the one from a PROXY header. */
+  get localIp(): string {
+    const p = this.proxied;
+    return p !== null ? p.dstIp : (this.client.localAddress ?? '');
+  }
+
+  get localPort(): number {
+    const p = this.proxied;
+    return p !== null ? p.dstPort : (this.client.localPort ?? 0);
   }
 
   get failed(): boolean {

@@ -5,6 +5,7 @@
  */
 import net, { type OnReadOpts, type Socket } from 'node:net';
 import type { SnapshotBackend } from '../../core/snapshot.js';
+import type { StreamConn } from './conn.js';
 
 export interface Dialer {
   /** The event the socket emits once bytes may flow ('connect'; 'secureConnect' for TLS). */
@@ -13,7 +14,7 @@ export interface Dialer {
    * Starts connecting to `b`; backend reads must go through `onread`. May throw synchronously
    * (invalid address): the dial stage counts that as refused.
    */
-  dial(b: SnapshotBackend, onread: OnReadOpts): Socket;
+  dial(b: SnapshotBackend, onread: OnReadOpts, conn: StreamConn): Socket;
 }
 
 /** TCP keep-alive as Go sets it on dialed and accepted sockets (15 s). */

@@ -1,7 +1,9 @@
 /**
  * The stream pipeline of a server, built once at start from its plan:
  *
- *   admission -> [access] -> [accept-proxy] -> [peek] -> pick -> dial -> [write-proxy] -> forward
+ *   admission -> [accept-proxy] -> [access] -> [peek] -> [terminate] -> pick -> dial -> [write-proxy] -> forward
+ *
+ * accept-proxy runs before access: the rules apply to the client address the header carries.
  *
  * Bracketed stages exist only when the plan asks for them (a plain tcp server runs admission,
  * pick, dial, forward and nothing else); the lease is released in one place (./lease.ts).
@@ -14,7 +16,13 @@
  * `conn.sni` for the election when relevant. A backend-side variant (TLS to backends) is a
  * `DialerKind` in DIALERS instead: the first whose `create(plan)` is not null is used.
  */
+import { silentLogger, type Logger } from '../../core/log.js';
 import type { ServerPlan } from '../../core/plan.js';
+import { acceptProxyStage } from './accept-proxy.js';
+import { peekStage } from './peek.js';
+import { terminateStage } from './terminate.js';
+import { tlsDialer } from './tls-dialer.js';
+import { writeProxyStage } from './write-proxy.js';
 import { accessStage } from './access.js';
 import { admissionStage } from './admission.js';
 import { dialStage } from './dial.js';
@@ -24,49 +32,51 @@ import { pickStage } from './pick.js';
 import type { Stage } from './stage.js';
 
 /** Where an optional stage sits. */
-export type StageSlot = 'accept-proxy' | 'peek' | 'write-proxy';
+export type StageSlot = 'accept-proxy' | 'peek' | 'terminate' | 'write-proxy';
 
 export interface StageKind {
   readonly kind: string;
   readonly slot: StageSlot;
-  create(plan: ServerPlan): Stage | null;
+  /** Builds the stage for a server (once, at start); may throw a StartError naming the key. */
+  create(plan: ServerPlan, log: Logger): Stage | null;
 }
 
 export interface DialerKind {
   readonly kind: string;
-  create(plan: ServerPlan): Dialer | null;
+  create(plan: ServerPlan, log: Logger): Dialer | null;
 }
 
 /** Optional stages, in registration order within a slot. */
-export const OPTIONAL_STAGES: readonly StageKind[] = [];
+export const OPTIONAL_STAGES: readonly StageKind[] = [acceptProxyStage, peekStage, terminateStage, writeProxyStage];
 
 /** Backend dialers tried in order; plain TCP when none applies. */
-export const DIALERS: readonly DialerKind[] = [];
+export const DIALERS: readonly DialerKind[] = [tlsDialer];
 
-function optional(plan: ServerPlan, slot: StageSlot, out: Stage[]): void {
+function optional(plan: ServerPlan, log: Logger, slot: StageSlot, out: Stage[]): void {
   for (const k of OPTIONAL_STAGES) {
     if (k.slot !== slot) continue;
-    const s = k.create(plan);
+    const s = k.create(plan, log);
     if (s !== null) out.push(s);
   }
 }
 
-export function buildPipeline(plan: ServerPlan): Stage[] {
+export function buildPipeline(plan: ServerPlan, log: Logger = silentLogger): Stage[] {
   const stages: Stage[] = [admissionStage];
+  optional(plan, log, 'accept-proxy', stages);
   if (plan.access !== null) stages.push(accessStage(plan.access, `servers.${plan.name}.access`));
-  optional(plan, 'accept-proxy', stages);
-  optional(plan, 'peek', stages);
+  optional(plan, log, 'peek', stages);
+  optional(plan, log, 'terminate', stages);
   stages.push(pickStage);
   let dialer: Dialer = plainDialer;
   for (const k of DIALERS) {
-    const d = k.create(plan);
+    const d = k.create(plan, log);
     if (d !== null) {
       dialer = d;
       break;
     }
   }
   stages.push(dialStage(dialer, plan.backendConnectionRetries ?? 0));
-  optional(plan, 'write-proxy', stages);
+  optional(plan, log, 'write-proxy', stages);
   stages.push(forwardStage);
   return stages;
 }
