@@ -216,7 +216,7 @@ describe('ACME against pebble', { concurrency: false }, () => {
     const r = await rig(join(dir.path, 'release'), { web: ['f.test'] });
     try {
       assert.ok((await sClient(tlsPort, 'f.test', rootFile)).ok);
-      assert.throws(() => r.manager.claim('other', ['f.test']), /^ConfigError: servers\.other\.tls\.acme_hosts: Acme host f\.test is already configured$|Acme host f\.test is already configured/);
+      assert.throws(() => r.manager.claim('other', ['f.test']), { message: 'Acme host f.test is already configured' });
       r.manager.release('web');
       const denied = await sClient(tlsPort, 'f.test', rootFile);
       assert.equal(denied.ok, false);
