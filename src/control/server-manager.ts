@@ -35,6 +35,15 @@ export interface ServerManagerDeps {
   readonly discoveries: Registry<DiscoveryKind>;
   readonly healthchecks: Registry<HealthcheckKind>;
   readonly random: Random;
+  /** The ACME host allow-list when `[acme]` exists (control-plane §7.1); absent otherwise. */
+  readonly acme?: AcmeHostRegistry;
+}
+
+/** What the server manager needs of the ACME service: the union of every server's `tls.acme_hosts`. */
+export interface AcmeHostRegistry {
+  /** Throws `ConfigError` `Acme host <h> is already configured` when another server has one. */
+  claim(server: string, hosts: readonly string[]): void;
+  release(server: string): void;
 }
 
 interface Stoppable {
@@ -147,15 +156,21 @@ export class ServerManager implements ServerManagerApi {
   async create(name: string, input: ServerInput): Promise<void> {
     if (this.closed) throw new StartError('tsbetween is shutting down');
     const compiled = this.compile(name, input, true);
+    const acmeHosts = compiled.config.tls?.acme_hosts ?? [];
+    if (this.deps.acme !== undefined && acmeHosts.length > 0) this.deps.acme.claim(name, acmeHosts);
     const starting = this.start(compiled);
     this.pending.set(name, starting);
     let running: RunningServer;
     try {
       running = await starting;
+    } catch (err) {
+      this.deps.acme?.release(name);
+      throw err;
     } finally {
       this.pending.delete(name);
     }
     if (this.closed) {
+      this.deps.acme?.release(name);
       running.stopTasks();
       await running.listener.close();
       throw new StartError('tsbetween is shutting down');
@@ -170,6 +185,7 @@ export class ServerManager implements ServerManagerApi {
     const s = this.servers.get(name);
     if (s === undefined) return;
     this.servers.delete(name);
+    this.deps.acme?.release(name);
     s.stopTasks();
     this.notify();
     await s.listener.close();
