@@ -1,8 +1,9 @@
 /** AcmeManager without a CA: allow-list, cache files, back-off (an unreachable directory). */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readdirSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -21,6 +22,14 @@ function manager(cacheDir: string, extra: { directory_url?: string; now?: () => 
     retryMinMs: 60_000,
     ...(extra.now !== undefined ? { now: extra.now } : {}),
   });
+}
+
+/** A directory that answers 404 (connection errors are retried by acme-client for ~75 s). */
+async function notFoundDirectory(): Promise<Server> {
+  const dirServer = createServer((_req, res) => res.writeHead(404).end('no directory here'));
+  dirServer.listen(0, '127.0.0.1');
+  await once(dirServer, 'listening');
+  return dirServer;
 }
 
 describe('AcmeManager', () => {
@@ -61,10 +70,7 @@ describe('AcmeManager', () => {
     const dir = tempDir('tsb-acme-unit-');
     const lines: string[] = [];
     const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(s) });
-    // A directory that answers 404 (connection errors are retried by acme-client for ~75 s).
-    const dirServer = createServer((_req, res) => res.writeHead(404).end('no directory here'));
-    dirServer.listen(0, '127.0.0.1');
-    await once(dirServer, 'listening');
+    const dirServer = await notFoundDirectory();
     const port = (dirServer.address() as AddressInfo).port;
     let now = 1_000_000;
     const m = manager(dir.path, { directory_url: `http://127.0.0.1:${port}/dir`, log, now: () => now });
@@ -88,6 +94,38 @@ describe('AcmeManager', () => {
     } finally {
       m.close();
       dirServer.close();
+      dir.remove();
+    }
+  });
+
+  it('reads a Go autocert cache file (SEC1 EC key + chain) without an order; ignores a wrong-host one', async (t) => {
+    if (spawnSync('openssl', ['version']).status !== 0) return t.skip('openssl not installed');
+    const dir = tempDir('tsb-acme-autocert-');
+    try {
+      const run = (args: string[]): void => {
+        const r = spawnSync('openssl', args, { cwd: dir.path, encoding: 'utf8', timeout: 30_000 });
+        assert.equal(r.status, 0, r.stderr);
+      };
+      run(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'k.pem']);
+      run(['req', '-x509', '-key', 'k.pem', '-out', 'c.pem', '-days', '30', '-subj', '/CN=a.test', '-addext', 'subjectAltName=DNS:a.test']);
+      const key = readFileSync(join(dir.path, 'k.pem'), 'utf8');
+      assert.match(key, /BEGIN EC PRIVATE KEY/);
+      const chain = readFileSync(join(dir.path, 'c.pem'), 'utf8');
+      const cacheDir = join(dir.path, 'cache');
+      await new CertCache(cacheDir).put('a.test', key + chain);
+      await new CertCache(cacheDir).put('b.test', key + chain); // a certificate for a.test under b.test
+      const dirServer = await notFoundDirectory();
+      t.after(() => dirServer.close());
+      const m = manager(cacheDir, { directory_url: `http://127.0.0.1:${(dirServer.address() as AddressInfo).port}/dir` });
+      m.claim('web', ['a.test', 'b.test']);
+      const cert = await m.certificate('a.test');
+      assert.ok(cert.notAfter > Date.now() + 29 * DAY);
+      const ctx = await new Promise<unknown>((resolve, reject) => m.sniCallback()('a.test', (e, c) => (e === null ? resolve(c) : reject(e))));
+      assert.ok(ctx !== undefined);
+      assert.equal(m.orders, 0);
+      await assert.rejects(m.certificate('b.test')); // not valid for b.test: ignored, and the order fails
+      m.close();
+    } finally {
       dir.remove();
     }
   });
