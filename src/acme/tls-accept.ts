@@ -64,7 +64,6 @@ export function answerAlpnChallenge(socket: Socket, context: SecureContext): voi
     done();
   });
   tls.once('close', () => clearTimeout(timer));
-  socket.resume();
 }
 
 /**
@@ -82,5 +81,4 @@ export async function acceptWithAcme(socket: Socket, acme: AcmeManager, server: 
     }
   }
   server.emit('connection', socket);
-  socket.resume();
 }
