@@ -10,7 +10,7 @@ import { dumpConfig } from './config/dump.js';
 import { validateRoot } from './config/prepare.js';
 import type { AcmeWire, ConfigSource, ConfigWire, ServerInput, ServerWire } from './config/types.js';
 import { startHttpChallenge } from './acme/http-challenge.js';
-import { AcmeManager, type AcmeSettings } from './acme/manager.js';
+import { AcmeManager, normaliseHost, type AcmeSettings } from './acme/manager.js';
 import { ConfigError, errorMessage } from './core/errors.js';
 import { mathRandom, type Random } from './core/clock.js';
 import type { Logger } from './core/log.js';
@@ -56,7 +56,7 @@ function acmeSettings(a: AcmeWire): AcmeSettings {
 /** A host in two servers' `tls.acme_hosts` fails the config before any listener opens. */
 function checkAcmeHosts(name: string, input: ServerInput, owners: Map<string, string>): void {
   for (const raw of input.tls?.acme_hosts ?? []) {
-    const host = raw.toLowerCase();
+    const host = normaliseHost(raw);
     const owner = owners.get(host);
     if (owner !== undefined && owner !== name) throw new ConfigError(`servers.${name}.tls.acme_hosts`, `Acme host ${host} is already configured`);
     owners.set(host, name);

@@ -83,7 +83,8 @@ export function renewalTime(notBefore: number, notAfter: number): number {
   return notAfter - Math.min(30 * DAY_MS, Math.max(0, notAfter - notBefore) / 3);
 }
 
-function normaliseHost(host: string): string {
+/** Host names compare case-insensitively, without a trailing dot. */
+export function normaliseHost(host: string): string {
   const h = host.toLowerCase();
   return h.endsWith('.') ? h.slice(0, -1) : h;
 }
