@@ -177,16 +177,18 @@ export class AcmeManager {
   }
 
   /**
-   * An `SNICallback` for a TLS listener. `contextOptions` (ciphers, versions, …) are merged into
-   * every context it returns; one callback per listener.
+   * An `SNICallback` for a TLS listener. `contextOptions` (the server's ciphers, versions, …) are
+   * merged into every context it returns, and `onContext` (e.g. setting ticket keys) runs once per
+   * new context; one callback per listener, contexts cached per certificate.
    */
-  sniCallback(contextOptions: SecureContextOptions = NO_OPTIONS): SniCallback {
+  sniCallback(contextOptions: SecureContextOptions = NO_OPTIONS, onContext?: (ctx: SecureContext) => void): SniCallback {
     return (servername, cb) => {
       this.certificate(servername).then(
         (cert) => {
           let ctx = cert.contexts.get(contextOptions);
           if (ctx === undefined) {
             ctx = createSecureContext({ ...contextOptions, key: cert.key, cert: cert.chain });
+            onContext?.(ctx);
             cert.contexts.set(contextOptions, ctx);
           }
           cb(null, ctx);

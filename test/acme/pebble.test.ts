@@ -61,6 +61,7 @@ async function waitFor(what: string, cond: () => boolean, ms = 60_000): Promise<
 
 interface Rig {
   readonly manager: AcmeManager;
+  readonly contexts: readonly unknown[];
   close(): Promise<void>;
 }
 
@@ -106,7 +107,9 @@ describe('ACME against pebble', { concurrency: false }, () => {
     for (const [server, list] of Object.entries(hosts)) manager.claim(server, list);
     let http: HttpChallengeListener | undefined;
     if (challenge === 'http') http = await startHttpChallenge({ bind: `127.0.0.1:${httpPort}`, tokens: (t) => manager.httpToken(t), log: silentLogger });
-    const tlsServer = createTlsServer({ SNICallback: manager.sniCallback() }, (s) => s.end('hello\n'));
+    // The server's own options reach every ACME context (here: TLS 1.2 at least).
+    const contexts: unknown[] = [];
+    const tlsServer = createTlsServer({ SNICallback: manager.sniCallback({ minVersion: 'TLSv1.2' }, (c) => contexts.push(c)) }, (s) => s.end('hello\n'));
     tlsServer.on('tlsClientError', () => undefined);
     const sockets = new Set<Socket>();
     const listener: NetServer = createNetServer((socket) => {
@@ -121,6 +124,7 @@ describe('ACME against pebble', { concurrency: false }, () => {
     });
     return {
       manager,
+      contexts,
       close: async () => {
         manager.close();
         for (const s of sockets) s.destroy();
@@ -147,6 +151,7 @@ describe('ACME against pebble', { concurrency: false }, () => {
       for (const h of many) assert.ok(h.ok, h.output);
       assert.equal(new Set(many.map((h) => h.serial)).size, 1);
       assert.equal(r.manager.orders, 2, 'four concurrent first handshakes for b.test made one order');
+      assert.equal(r.contexts.length, 2, 'one context per certificate, reused by later handshakes');
     } finally {
       await r.close();
     }
