@@ -17,7 +17,7 @@
  *   arrays), a superset of the TOML 0.4 GoBetween reads.
  * - JSON `null` means "absent": value sections and scalars keep their zero value, pointer sections
  *   (`acme`, `profiler`, `basic_auth`, `tls`, `sni`, `backends_tls`, `udp`, `access`,
- *   `proxy_protocol`, `discovery`, `healthcheck`) and the four connection options stay null.
+ *   `proxy_protocol`, `accept_proxy_protocol`, `discovery`, `healthcheck`) and the four connection options stay null.
  * - A discovery/healthcheck key group exists iff one of its keys was given (even as null); it is
  *   then zero-filled.
  * - An empty (or whitespace-only) document is an empty config, in both formats.
@@ -36,6 +36,7 @@ import { DecodeError } from '../core/errors.js';
 import type {
   AccessWire,
   AcmeWire,
+  AcceptProxyProtocolWire,
   ApiTlsWire,
   ApiWire,
   BackendsTlsWire,
@@ -387,6 +388,7 @@ const backendsTlsFields: Fields<BackendsTlsWire> = {
 const udpFields: Fields<UdpWire> = { max_requests: uint, max_responses: uint, transparent: bool };
 const accessFields: Fields<AccessWire> = { default: str, rules: nstrs };
 const proxyProtocolFields: Fields<ProxyProtocolWire> = { version: str };
+const acceptProxyProtocolFields: Fields<AcceptProxyProtocolWire> = { from: nstrs, timeout: dur };
 
 type DiscoveryCommon = Pick<DiscoveryWire, 'kind' | 'failpolicy' | 'interval' | 'timeout'>;
 interface DiscoveryGroups {
@@ -491,6 +493,7 @@ const serverFields: Fields<ServerInput> = {
   proxy_protocol: nullable(struct(proxyProtocolFields)),
   discovery,
   healthcheck,
+  accept_proxy_protocol: nullable(struct(acceptProxyProtocolFields)),
 };
 
 const server = struct(serverFields);

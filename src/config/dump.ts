@@ -124,7 +124,10 @@ export function healthcheckToJson(h: HealthcheckWire, opts: EchoOptions = {}): J
 
 /** The echoed server (GET /servers/:name), keys in GoBetween's order, absent sections as null. */
 export function serverToJson(s: ServerWire, opts: EchoOptions = {}): JsonObject {
-  return echoTable(serverTable, s, 'server', { healthcheck: () => healthcheckToJson(s.healthcheck, opts) });
+  const o = echoTable(serverTable, s, 'server', { healthcheck: () => healthcheckToJson(s.healthcheck, opts) });
+  // tsbetween-only section: absent from GoBetween's shape unless configured.
+  if (s.accept_proxy_protocol === null) delete o['accept_proxy_protocol'];
+  return o;
 }
 
 /** GET /servers: name → echoed server, names in Go's sorted map order (`{}` when none). */

@@ -18,8 +18,10 @@
  * - Q-6: unparsable `discovery.interval` / `discovery.timeout` → `Could not parse discovery
  *   interval: <go error>` (GoBetween exits at runtime / silently falls back).
  * - Q-10: negative `max_connections` (own or from `[defaults]`) is rejected.
- * - Q-14 (relaxed): `proxy_protocol` is accepted when `protocol` is omitted (it defaults to tcp);
- *   `tls`/`udp` are still rejected with GoBetween's message.
+ * - Q-14 (relaxed): `proxy_protocol` is accepted when `protocol` is omitted (it defaults to tcp)
+ *   and on `tls` servers; `udp` is still rejected with GoBetween's message. Version "2" is accepted.
+ * - `accept_proxy_protocol` (tsbetween only): `timeout` defaults to "2s" and must be a positive
+ *   duration; each `from` entry must be an IP or a CIDR.
  * - Q-17: `probe_send`/`probe_recv` are validated (`probe_send has invalid syntax invalid syntax`)
  *   but stored as written, so the echo and `/dump` re-load; decode them with `unescapeGo`.
  * - The `regexp` probe strategy also rejects a negative `probe_recv_len` (`probe_recv_len required`).
@@ -30,7 +32,9 @@ import { ConfigError } from '../core/errors.js';
 import { parseGoDuration } from '../core/duration.js';
 import { compileGoRegexp } from './go-regexp.js';
 import { goStringError } from './go-string.js';
+import { ipBytes } from '../core/ip.js';
 import type {
+  AcceptProxyProtocolWire,
   AccessWire,
   BackendsTlsWire,
   ConfigWire,
@@ -185,15 +189,29 @@ export function prepareServer(
     fail('healthcheck.exec_command', 'exec_command is required for exec healthcheck');
   }
 
-  // 9. proxy protocol (Q-14 relaxed: an omitted protocol means tcp)
+  // 9. proxy protocol (Q-14 relaxed: an omitted protocol means tcp; tls servers may send it too;
+  //    version "2" is a tsbetween addition)
   const proxyProtocol = input.proxy_protocol === null ? null : { ...input.proxy_protocol };
   if (proxyProtocol !== null) {
-    if (input.protocol !== 'tcp' && input.protocol !== '') {
+    if (input.protocol !== 'tcp' && input.protocol !== 'tls' && input.protocol !== '') {
       fail('proxy_protocol', `proxy_protocol may be used only with 'tcp' protocol, not with ${input.protocol}`);
     }
     if (proxyProtocol.version === '') fail('proxy_protocol.version', 'version field for proxy_protocol is not specified');
-    if (proxyProtocol.version !== '1') {
+    if (proxyProtocol.version !== '1' && proxyProtocol.version !== '2') {
       fail('proxy_protocol.version', `Unsupported proxy_protocol version ${proxyProtocol.version}`);
+    }
+  }
+
+  // 9b. accept_proxy_protocol (tsbetween only)
+  let acceptProxy: AcceptProxyProtocolWire | null = null;
+  if (input.accept_proxy_protocol !== null) {
+    acceptProxy = { from: copyList(input.accept_proxy_protocol.from), timeout: input.accept_proxy_protocol.timeout };
+    if (input.protocol === 'udp') fail('accept_proxy_protocol', "accept_proxy_protocol may be used only with 'tcp' or 'tls' protocol");
+    if (acceptProxy.timeout === '') acceptProxy.timeout = '2s';
+    const t = parseGoDuration(acceptProxy.timeout);
+    if (!t.ok || t.ns <= 0n) fail('accept_proxy_protocol.timeout', 'timeout parsing error');
+    for (const [i, f] of (acceptProxy.from ?? []).entries()) {
+      if (!isIpOrCidr(f)) fail(`accept_proxy_protocol.from[${i}]`, `not an ip or cidr: ${f}`);
     }
   }
 
@@ -378,6 +396,7 @@ export function prepareServer(
     proxy_protocol: proxyProtocol,
     discovery,
     healthcheck: hc,
+    accept_proxy_protocol: acceptProxy,
   };
   return { server, warnings };
 }
@@ -446,4 +465,16 @@ export function validateRoot(config: ConfigWire): ConfigWire {
     if (acme.cache_dir === '') acme.cache_dir = '/tmp';
   }
   return config;
+}
+
+/** An IPv4/IPv6 address, or one followed by `/prefix` within its family's length. */
+function isIpOrCidr(s: string): boolean {
+  const slash = s.indexOf('/');
+  const ip = slash < 0 ? s : s.slice(0, slash);
+  const n = ipBytes(ip, new Uint8Array(16));
+  if (n === 0 || ip.includes('%')) return false;
+  if (slash < 0) return true;
+  const bits = s.slice(slash + 1);
+  if (!/^[0-9]{1,3}$/.test(bits)) return false;
+  return Number(bits) <= n * 8;
 }

@@ -103,6 +103,14 @@ export interface ProxyProtocolWire {
   version: string;
 }
 
+/** tsbetween only: PROXY protocol expected from an upstream balancer. */
+export interface AcceptProxyProtocolWire {
+  /** Upstream addresses/CIDRs allowed to connect; null/empty = any. */
+  from: string[] | null;
+  /** Time allowed for the header; '' → "2s". */
+  timeout: string;
+}
+
 // ---- discovery key groups -------------------------------------------------------------------
 
 export interface StaticGroup {
@@ -239,6 +247,8 @@ export interface ServerWire {
   proxy_protocol: ProxyProtocolWire | null;
   discovery: DiscoveryWire;
   healthcheck: HealthcheckWire;
+  /** tsbetween only (not in GoBetween's output; omitted from the echo while null). */
+  accept_proxy_protocol: AcceptProxyProtocolWire | null;
 }
 
 /** The whole decoded config; `servers` holds the *decoded, not yet validated* server inputs. */

@@ -137,8 +137,10 @@ describe('REST API end to end (real server manager)', () => {
     assert.equal(r.status, 200);
     assert.equal(r.body, 'null');
     assert.ok(await canConnect(port), 'listener accepts as soon as POST answered');
+    const { accept_proxy_protocol: acceptProxy, ...wire } = serverWire({ bind });
+    assert.equal(acceptProxy, null); // tsbetween-only section: omitted from the echo while absent
     assert.deepEqual(await get('/servers/x'), {
-      ...serverWire({ bind }),
+      ...wire,
       // groups flattened by the echo
       discovery: { kind: 'static', failpolicy: 'keeplast', interval: '0', timeout: '0', static_list: [`127.0.0.1:${echo.port}`] },
       // initial_status is omitted while null (OpenSVC janitor key-set equality, opensvc.md §1.5)
@@ -212,8 +214,7 @@ describe('REST API end to end (real server manager)', () => {
       [{ bind, protocol: 'tls', discovery: stat }, 'Need tls section for tls protocol'],
       [{ bind, protocol: 'udp', client_idle_timeout: '1m', proxy_protocol: { version: '1' }, discovery: stat },
         "proxy_protocol may be used only with 'tcp' protocol, not with udp"],
-      // Q-14 relaxed by config validation (omitted protocol = tcp); still 409 while unsupported.
-      [{ bind, proxy_protocol: { version: '1' }, discovery: stat }, /proxy_protocol/],
+      [{ bind, proxy_protocol: { version: '3' }, discovery: stat }, 'Unsupported proxy_protocol version 3'],
       [{ bind, protocol: 'foo', discovery: stat }, 'Not supported protocol foo'],
     ];
     for (const [body, message] of cases) {

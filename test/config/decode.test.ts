@@ -265,6 +265,7 @@ test('absent sections: value sections zero, pointer sections null, connection op
     proxy_protocol: null,
     discovery: null,
     healthcheck: null,
+    accept_proxy_protocol: null,
   });
 });
 

@@ -122,6 +122,7 @@ test('serverToJson: every section and group, keys in §3.6 order; input arrays a
       kind: 'exec', interval: '5s', passes: 1, fails: 1, timeout: '0', initial_status: null,
       exec: { exec_command: '', exec_expected_positive_output: '1', exec_expected_negative_output: '0' },
     },
+    accept_proxy_protocol: null,
   };
   const out = serverToJson(s);
   assert.deepEqual(Object.keys(out), [

@@ -76,9 +76,11 @@ const MESSAGES: ErrorCase[] = [
   healthcheckCase('probe strategy', { kind: 'probe', interval: '1s', probe_protocol: 'tcp', probe_strategy: 'contains', probe_send: 'a', probe_recv: 'b' },
     'Unsupported probe_strategy contains', 'probe_strategy'),
   minimalCase('proxy_protocol with udp', { protocol: 'udp', proxy_protocol: { version: '1' } }, "proxy_protocol may be used only with 'tcp' protocol, not with udp", 'proxy_protocol'),
-  minimalCase('proxy_protocol with tls', { protocol: 'tls', proxy_protocol: { version: '1' } }, "proxy_protocol may be used only with 'tcp' protocol, not with tls", 'proxy_protocol'),
   minimalCase('proxy_protocol version missing', { protocol: 'tcp', proxy_protocol: {} }, 'version field for proxy_protocol is not specified', 'proxy_protocol.version'),
-  minimalCase('proxy_protocol version 2', { protocol: 'tcp', proxy_protocol: { version: '2' } }, 'Unsupported proxy_protocol version 2', 'proxy_protocol.version'),
+  minimalCase('proxy_protocol version 3', { protocol: 'tcp', proxy_protocol: { version: '3' } }, 'Unsupported proxy_protocol version 3', 'proxy_protocol.version'),
+  minimalCase('accept_proxy_protocol with udp', { protocol: 'udp', accept_proxy_protocol: {} }, "accept_proxy_protocol may be used only with 'tcp' or 'tls' protocol", 'accept_proxy_protocol'),
+  minimalCase('accept_proxy_protocol timeout', { accept_proxy_protocol: { timeout: '0' } }, 'timeout parsing error', 'accept_proxy_protocol.timeout'),
+  minimalCase('accept_proxy_protocol from', { accept_proxy_protocol: { from: ['10.0.0.0/8', '10.0.0.0/33'] } }, 'not an ip or cidr: 10.0.0.0/33', 'accept_proxy_protocol.from[1]'),
   minimalCase('sni unexpected strategy', { sni: { unexpected_hostname_strategy: 'drop' } }, 'Not supported sni unexprected hostname strategy drop', 'sni.unexpected_hostname_strategy'),
   minimalCase('sni matching strategy', { sni: { hostname_matching_strategy: 'glob' } }, 'Not supported sni matching glob', 'sni.hostname_matching_strategy'),
   minimalCase('sni read_timeout', { sni: { read_timeout: '2' } }, 'timeout parsing error', 'sni.read_timeout'),
@@ -113,7 +115,7 @@ test('§2.11 order: fixing one error at a time reveals the next, in GoBetween or
   let body: Json = {
     protocol: 'udp',
     balance: 'foo',
-    proxy_protocol: { version: '2' },
+    proxy_protocol: { version: '3' },
     sni: { unexpected_hostname_strategy: 'x' },
     backends_tls: { cert_path: 'c' },
     tls: {},
@@ -127,7 +129,7 @@ test('§2.11 order: fixing one error at a time reveals the next, in GoBetween or
     ['Unsupported healthcheck initial_status', { healthcheck: { initial_status: 'healthy' } }],
     ['Unsupported probe_protocol', { healthcheck: { probe_protocol: 'tcp', probe_send: 'a', probe_recv: 'b' } }],
     ["proxy_protocol may be used only with 'tcp' protocol, not with udp", { protocol: '' }],
-    ['Unsupported proxy_protocol version 2', { proxy_protocol: null, protocol: 'udp' }],
+    ['Unsupported proxy_protocol version 3', { proxy_protocol: null, protocol: 'udp' }],
     ['Not supported sni unexprected hostname strategy x', { sni: null }],
     ['timeout parsing error', { healthcheck: { timeout: '1s' } }],
     ['backend_tls.cert_path and .key_path should be specified together', { backends_tls: { key_path: 'k' } }],
@@ -211,6 +213,14 @@ test('Q-9: unparsable connection timeouts are kept as written and reported as wa
     'defaults.backend_idle_timeout: time: unknown unit " m" in duration "1 m"; treated as "0" (no limit), as GoBetween does',
   ]);
   assert.deepEqual(prep(MINIMAL).warnings, []);
+});
+
+test('proxy_protocol: version "2" and tls servers accepted (tsbetween); accept_proxy_protocol defaults', () => {
+  const { server } = prep(patch(MINIMAL, { protocol: 'tls', tls: { cert_path: '/c', key_path: '/k' }, proxy_protocol: { version: '2' } }));
+  assert.deepEqual(server.proxy_protocol, { version: '2' });
+  assert.equal(prep(MINIMAL).server.accept_proxy_protocol, null);
+  const a = prep(patch(MINIMAL, { accept_proxy_protocol: { from: ['10.1.0.0/16', '::1', '127.0.0.1'] } })).server.accept_proxy_protocol;
+  assert.deepEqual(a, { from: ['10.1.0.0/16', '::1', '127.0.0.1'], timeout: '2s' });
 });
 
 test('Q-14 relaxed: proxy_protocol with protocol omitted is accepted as tcp', () => {

@@ -32,6 +32,7 @@ export function serverWire({ bind, ...overrides }: Partial<ServerWire> & { bind:
     proxy_protocol: null,
     discovery: staticDiscovery(['127.0.0.1:1']),
     healthcheck: noHealthcheck(),
+    accept_proxy_protocol: null,
     ...overrides,
   };
 }

@@ -1,0 +1,122 @@
+/**
+ * Stage "terminate" (`[servers.X.tls]`, on a `tls` server or a `tcp` server with a `tls`
+ * section, data-plane §3): the TLS handshake with the server's context (../tls/server-context.ts),
+ * completed — within a deadline — before the election and the backend connect (fix D7: a client
+ * that fails the handshake never costs a backend connection). With `[sni]` the name the client
+ * asked for routes the connection.
+ *
+ * From here on the connection's client socket is the TLS session (conn.client is replaced), so
+ * forwarding, counters (plaintext bytes, as GoBetween counts them) and teardown work unchanged.
+ * Handshake failures and timeouts are counted and logged at warn level, rate-limited, with the
+ * peer address.
+ */
+import tls from 'node:tls';
+import type { Logger } from '../../core/log.js';
+import type { ServerPlan } from '../../core/plan.js';
+import { errorMessage } from '../../core/errors.js';
+import { LogLimiter } from '../rate-limit.js';
+import { ServerTls } from '../tls/server-context.js';
+import { kConn, onClientClose, onClientError, type StreamConn } from './conn.js';
+import { advance, type Stage } from './stage.js';
+
+/** Handshake deadline when no client idle timeout is set (a shorter client_idle_timeout wins). */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+interface Terminator {
+  readonly st: ServerTls;
+  readonly useSni: boolean;
+  readonly timeoutMs: number;
+  readonly limiter: LogLimiter;
+  failures: number;
+}
+
+const kTerm = Symbol('tsbetween.terminate');
+interface TermSocket extends tls.TLSSocket {
+  [kConn]: StreamConn;
+  [kTerm]: Terminator;
+}
+
+function handshakeFailed(conn: StreamConn, t: Terminator, why: string): void {
+  t.failures++;
+  if (t.limiter.take() >= 0) {
+    const raw = conn.client;
+    conn.rt.log.warn(`TLS handshake with ${raw.remoteAddress ?? '?'}:${raw.remotePort ?? 0} failed: ${why} (${t.failures} handshake failures so far)`);
+  }
+  conn.fail();
+}
+
+function onHandshakeError(this: TermSocket, err: Error): void {
+  const conn = this[kConn];
+  if (conn.failed) return;
+  if (conn.timer !== null) {
+    clearTimeout(conn.timer);
+    conn.timer = null;
+  }
+  handshakeFailed(conn, this[kTerm], errorMessage(err));
+}
+
+function onHandshakeTimeout(conn: StreamConn, t: Terminator): void {
+  conn.timer = null;
+  if (conn.failed) return;
+  handshakeFailed(conn, t, `no handshake within ${t.timeoutMs} ms`);
+}
+
+function onSecure(this: TermSocket): void {
+  const conn = this[kConn];
+  if (conn.failed) return;
+  const t = this[kTerm];
+  if (conn.timer !== null) {
+    clearTimeout(conn.timer);
+    conn.timer = null;
+  }
+  this.removeListener('error', onHandshakeError);
+  this.on('error', onClientError);
+  if (t.useSni) {
+    const name = this.servername;
+    conn.sni = typeof name === 'string' ? name : '';
+  }
+  advance(conn);
+}
+
+/** Registered in ./pipeline.ts (OPTIONAL_STAGES). */
+export const terminateStage = {
+  kind: 'terminate',
+  slot: 'terminate' as const,
+  create(plan: ServerPlan, log: Logger): Stage | null {
+    const cfg = plan.tls;
+    if (cfg === undefined) return null;
+    const path = `servers.${plan.name}.tls`;
+    const st = new ServerTls(cfg, path, {
+      onReloaded: () => log.info(`server ${plan.name}: reloaded the TLS certificate ${cfg.cert_path}`),
+      onReloadFailed: (m) => log.warn(`server ${plan.name}: TLS certificate not reloaded, keeping the previous one: ${m}`),
+    });
+    st.watch();
+    const idle = plan.clientIdleTimeoutMs;
+    const t: Terminator = {
+      st,
+      useSni: plan.sni !== undefined,
+      timeoutMs: idle > 0 && idle < HANDSHAKE_TIMEOUT_MS ? idle : HANDSHAKE_TIMEOUT_MS,
+      limiter: new LogLimiter(),
+      failures: 0,
+    };
+    return {
+      name: 'terminate',
+      run(conn: StreamConn): boolean {
+        const raw = conn.client;
+        const s = new tls.TLSSocket(raw, { isServer: true, secureContext: st.context }) as TermSocket;
+        s[kConn] = conn;
+        s[kTerm] = t;
+        conn.client = s;
+        s.on('error', onHandshakeError);
+        s.on('close', onClientClose);
+        s.once('secure', onSecure);
+        conn.timer = setTimeout(onHandshakeTimeout, t.timeoutMs, conn, t);
+        conn.timer.unref();
+        return false;
+      },
+      close(): void {
+        st.close();
+      },
+    };
+  },
+};
