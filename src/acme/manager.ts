@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { createSecureContext, rootCertificates, type SecureContext, type SecureContextOptions } from 'node:tls';
 import * as acme from 'acme-client';
+import type { CertificateSource, SniCallback } from '../core/cert-source.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { ACCOUNT_KEY_FILE, CertCache, isValidAcmeHost, splitKeyAndChain } from './cache.js';
@@ -54,7 +55,6 @@ export interface AcmeManagerOptions {
   readonly caPem?: string;
 }
 
-export type SniCallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
 
 export interface Issued {
   readonly key: string;
@@ -89,8 +89,9 @@ export function normaliseHost(host: string): string {
   return h.endsWith('.') ? h.slice(0, -1) : h;
 }
 
-export class AcmeManager {
+export class AcmeManager implements CertificateSource {
   readonly challenge: string;
+  readonly answersOnTls: boolean;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly cache: CertCache;
@@ -110,6 +111,7 @@ export class AcmeManager {
   constructor(private readonly options: AcmeManagerOptions) {
     const s = options.settings;
     this.challenge = s.challenge;
+    this.answersOnTls = s.challenge === 'tls-alpn';
     this.log = options.log;
     this.now = options.now ?? Date.now;
     this.cache = new CertCache(s.cache_dir);

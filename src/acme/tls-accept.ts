@@ -7,7 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext, type Server as TlsServer } from 'node:tls';
-import { isAcmeAlpnHello, parseClientHello, type ClientHelloInfo } from './client-hello.js';
+import { isAcmeAlpnHello, parseClientHello, type ClientHelloInfo } from '../data/protocol/client-hello-alpn.js';
 import type { AcmeManager } from './manager.js';
 
 export interface Peeked {

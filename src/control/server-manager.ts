@@ -14,6 +14,7 @@
  */
 import { ServerCounters } from '../core/backend.js';
 import type { Random } from '../core/clock.js';
+import type { CertificateSource } from '../core/cert-source.js';
 import { ConfigError, NotSupportedError, StartError } from '../core/errors.js';
 import { BackendTls } from '../data/tls/backend-tls.js';
 import { cipherPlan } from '../data/tls/ciphers.js';
@@ -45,13 +46,16 @@ export interface ServerManagerDeps {
   readonly random: Random;
   /** The data plane; in-process when not given. */
   readonly dataPlane?: DataPlanePort;
-  /** The ACME host allow-list when `[acme]` exists (control-plane §7.1); absent otherwise. */
-  readonly acme?: AcmeHostRegistry;
+  /**
+   * The ACME service when `[acme]` exists (control-plane §7.1); absent otherwise. Its host
+   * allow-list follows the servers; the in-process data plane takes certificates from it.
+   */
+  readonly acme?: AcmeService;
 }
 
-/** What the server manager needs of the ACME service: the union of every server's `tls.acme_hosts`. */
-export interface AcmeHostRegistry {
-  /** Throws `ConfigError` `Acme host <h> is already configured` when another server has one. */
+/** What the server manager needs of the ACME service. */
+export interface AcmeService extends CertificateSource {
+  /** Adds a server's `tls.acme_hosts`; throws `ConfigError` `Acme host <h> is already configured`. */
   claim(server: string, hosts: readonly string[]): void;
   release(server: string): void;
 }
@@ -102,11 +106,11 @@ function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
 }
 
 /** Sections tsbetween parses and validates but does not run yet: refuse the server by name. */
-function refuseUnsupported(path: string, s: ServerWire): void {
+function refuseUnsupported(path: string, s: ServerWire, acme: boolean): void {
   if (s.protocol === 'udp') throw new NotSupportedError(`${path}.protocol`, 'udp protocol');
-  // ACME is not supported: a tls section must name its certificate and key.
-  if (s.tls !== null && (s.tls.cert_path === '' || s.tls.key_path === '')) {
-    throw new NotSupportedError(`${path}.tls.acme_hosts`, 'acme');
+  // Without certificate files the certificates come from [acme]; without it no handshake could work.
+  if (s.tls !== null && (s.tls.cert_path === '' || s.tls.key_path === '') && !acme) {
+    throw new ConfigError(`${path}.tls.acme_hosts`, 'acme_hosts need a root [acme] section');
   }
 }
 
@@ -125,7 +129,14 @@ export class ServerManager implements ServerManagerApi {
 
   constructor(private readonly deps: ServerManagerDeps) {
     this.log = deps.log.child({ name: 'manager' });
-    this.port = deps.dataPlane ?? new InProcessDataPlane({ balancers: deps.balancers, random: deps.random, log: deps.log });
+    this.port =
+      deps.dataPlane ??
+      new InProcessDataPlane({
+        balancers: deps.balancers,
+        random: deps.random,
+        log: deps.log,
+        ...(deps.acme !== undefined ? { certificates: deps.acme } : {}),
+      });
     this.ticker = setInterval(() => this.tick(), RATE_WINDOW_MS);
     this.ticker.unref();
   }
@@ -231,7 +242,7 @@ export class ServerManager implements ServerManagerApi {
     const prepared = prepareServer(name, input, this.deps.defaults, { exists });
     const config = prepared.server;
     if (logWarnings) for (const w of prepared.warnings) this.log.warn(`server ${name}: ${w}`);
-    refuseUnsupported(path, config);
+    refuseUnsupported(path, config, this.deps.acme !== undefined);
     // backends_tls files are read when the server is created (GoBetween): errors name the key.
     if (config.backends_tls !== null) {
       const bt = config.backends_tls;
@@ -283,7 +294,7 @@ export class ServerManager implements ServerManagerApi {
       });
       tasks.push(running);
       await settledWithin(running.firstAttempt, FIRST_DISCOVERY_WAIT_MS);
-      await port.start(serverPlan(name, config), pool.snapshot, new ServerTally(counters, pool));
+      await port.start(serverPlan(name, config, this.deps.acme !== undefined), pool.snapshot, new ServerTally(counters, pool));
       started = true;
       // Every later pool change reaches the data plane as a new snapshot (the one taken while
       // the listener opened may already be stale: publish the current one too).

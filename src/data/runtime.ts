@@ -5,6 +5,7 @@
  * configured anywhere else.
  */
 import type { Elector } from '../balance/elector.js';
+import type { CertificateSource } from '../core/cert-source.js';
 import type { Logger } from '../core/log.js';
 import type { ServerPlan } from '../core/plan.js';
 import type { ActiveTable, CounterSink, LoadView } from '../core/snapshot.js';
@@ -71,6 +72,8 @@ export class ServerRuntime {
     readonly load: ServerLoad,
     readonly sink: CounterSink,
     readonly log: Logger,
+    /** Certificates issued on demand (ACME), for a plan whose `tls.acme` is set. */
+    readonly certificates?: CertificateSource,
   ) {
     this.name = plan.name;
     this.maxConnections = plan.maxConnections;

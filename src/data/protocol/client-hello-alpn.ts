@@ -1,8 +1,9 @@
 /**
- * A pure, bounded reader of a TLS ClientHello's server name and ALPN list — just enough to tell a
- * tls-alpn-01 validation (RFC 8737: the client offers exactly `acme-tls/1`) from an ordinary
+ * A pure, bounded reader of a TLS ClientHello's server name and ALPN list — just enough to tell an
+ * ACME tls-alpn-01 validation (RFC 8737: the client offers exactly `acme-tls/1`) from an ordinary
  * client before the TLS stack picks a certificate. Node's `SNICallback` runs before ALPN is
- * negotiated and never sees the offered protocols, so the listener peeks at them here.
+ * negotiated and never sees the offered protocols, so the terminate stage peeks at them here.
+ * (./client-hello.ts is the SNI-routing peek: it stops at the name and follows Go's rules.)
  *
  * Call it with every byte received so far (from the first byte of the connection); it answers
  * `more` (send more bytes), `done` or `error` (not a ClientHello, or larger than the cap). The

@@ -3,8 +3,8 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { connect } from 'node:tls';
-import { isAcmeAlpnHello, MAX_HELLO_BYTES, parseClientHello } from '../../src/acme/client-hello.js';
-import { seededRandom } from '../../src/core/clock.js';
+import { isAcmeAlpnHello, MAX_HELLO_BYTES, parseClientHello } from '../../../src/data/protocol/client-hello-alpn.js';
+import { seededRandom } from '../../../src/core/clock.js';
 
 /** The first flight of a real Node TLS client (a complete ClientHello record). */
 async function captureHello(opts: { servername?: string; ALPNProtocols?: string[] }): Promise<Buffer> {
