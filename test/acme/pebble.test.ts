@@ -5,8 +5,6 @@
  * server fed through `acceptWithAcme` (what the real TLS listener does).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -14,42 +12,10 @@ import { after, before, describe, it } from 'node:test';
 import { createServer as createTlsServer } from 'node:tls';
 import { startHttpChallenge, type HttpChallengeListener } from '../../src/acme/http-challenge.js';
 import { AcmeManager, renewalTime, type AcmeManagerOptions } from '../../src/acme/manager.js';
-import { acceptWithAcme } from '../../src/acme/tls-accept.js';
+import { acceptWithAcme } from './tls-rig.js';
 import { silentLogger } from '../../src/core/log.js';
 import { freePort, tempDir, type TempDir } from '../helpers/cli.js';
-import { pebbleMissing, startPebble, type Pebble } from './pebble.js';
-
-interface Handshake {
-  readonly ok: boolean;
-  readonly issuer: string;
-  readonly serial: string;
-  readonly output: string;
-}
-
-/** `openssl s_client -servername <name>` verifying against pebble's issuing root. */
-function sClient(port: number, servername: string, rootFile: string): Promise<Handshake> {
-  return new Promise((resolve, reject) => {
-    const args = ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', servername, '-CAfile', rootFile, '-verify_return_error', '-verify_hostname', servername];
-    const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (b: Buffer) => (output += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (output += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', () => {
-      clearTimeout(timer);
-      const pem = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(output)?.[0];
-      const leaf = pem === undefined ? undefined : new X509Certificate(pem);
-      resolve({
-        ok: output.includes('Verify return code: 0 (ok)') && leaf !== undefined,
-        issuer: leaf?.issuer ?? '',
-        serial: leaf?.serialNumber ?? '',
-        output,
-      });
-    });
-    child.stdin.end();
-  });
-}
+import { pebbleMissing, sClient, startPebble, type Pebble } from './pebble.js';
 
 async function waitFor(what: string, cond: () => boolean, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -5,6 +5,7 @@
  * CA is what the ACME client must trust.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -139,3 +140,36 @@ export async function startPebble(opts: PebbleOptions): Promise<Pebble> {
     throw err;
   }
 }
+
+export interface Handshake {
+  readonly ok: boolean;
+  readonly issuer: string;
+  readonly serial: string;
+  readonly output: string;
+}
+
+/** `openssl s_client -servername <name>` verifying against pebble's issuing root. */
+export function sClient(port: number, servername: string, rootFile: string): Promise<Handshake> {
+  return new Promise((resolve, reject) => {
+    const args = ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', servername, '-CAfile', rootFile, '-verify_return_error', '-verify_hostname', servername];
+    const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (b: Buffer) => (output += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (output += b.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', () => {
+      clearTimeout(timer);
+      const pem = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(output)?.[0];
+      const leaf = pem === undefined ? undefined : new X509Certificate(pem);
+      resolve({
+        ok: output.includes('Verify return code: 0 (ok)') && leaf !== undefined,
+        issuer: leaf?.issuer ?? '',
+        serial: leaf?.serialNumber ?? '',
+        output,
+      });
+    });
+    child.stdin.end();
+  });
+}
+

@@ -1,5 +1,7 @@
 /**
- * What a TLS listener does with a new client when ACME is on: peek at the ClientHello; a
+ * A minimal TLS listener for the AcmeManager tests (the real one is the terminate stage,
+ * src/data/stream/terminate.ts, which does the same): what a TLS listener does with a new client
+ * when ACME is on: peek at the ClientHello; a
  * tls-alpn-01 validation (ALPN exactly `acme-tls/1`) for a host whose challenge is running is
  * answered here with the challenge certificate and closed; every other client is handed to the
  * listener's `tls.Server` (whose `SNICallback` is `AcmeManager.sniCallback()`), with the peeked
@@ -7,8 +9,8 @@
  */
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext, type Server as TlsServer } from 'node:tls';
-import { isAcmeAlpnHello, parseClientHello, type ClientHelloInfo } from '../data/protocol/client-hello-alpn.js';
-import type { AcmeManager } from './manager.js';
+import { isAcmeAlpnHello, parseClientHello, type ClientHelloInfo } from '../../src/data/protocol/client-hello-alpn.js';
+import type { AcmeManager } from '../../src/acme/manager.js';
 
 export interface Peeked {
   /** undefined when the bytes are not a ClientHello (or it did not arrive in time). */
