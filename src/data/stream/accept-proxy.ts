@@ -79,6 +79,7 @@ export const acceptProxyStage = {
     };
     return {
       name: 'accept-proxy',
+      readsClient: true,
       run(conn: StreamConn): boolean {
         if (from !== null && !from.allows(conn.client.remoteAddress ?? '')) {
           rejections.reject(conn, conn.rt.log, peerOf(conn), 'not in accept_proxy_protocol.from');

@@ -51,6 +51,7 @@ export const peekStage = {
     const timeoutMs = plan.sni.readTimeoutMs > 0 ? plan.sni.readTimeoutMs : 2000;
     return {
       name: 'peek',
+      readsClient: true,
       run(conn: StreamConn): boolean {
         readPrefix(conn, timeoutMs, judge);
         return false;

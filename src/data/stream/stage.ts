@@ -18,6 +18,11 @@ export interface Stage {
   run(conn: StreamConn): boolean;
   /** Releases what the stage holds for its server (file watchers, …) when the listener stops. */
   close?(): void;
+  /**
+   * The stage reads the client socket itself (PROXY header, ClientHello, TLS handshake) through
+   * 'data' events: the listener then builds Node's sockets (no `onread` fast accept path).
+   */
+  readonly readsClient?: boolean;
 }
 
 /** Runs the connection's remaining stages until one takes it over or the pipeline ends. */

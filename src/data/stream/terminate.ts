@@ -109,6 +109,7 @@ export const terminateStage = {
     const judge = acme ? alpnJudge(t) : undefined;
     return {
       name: 'terminate',
+      readsClient: true,
       run(conn: StreamConn): boolean {
         if (acme) {
           const src = conn.rt.certificates;

@@ -51,7 +51,7 @@ function splits(rng: Rng, input: Uint8Array): void {
   }
 }
 
-test('fuzz: ClientHello parser on random bytes', { timeout: fuzzBudgetMs() + 120000 }, () => {
+test('fuzz: ClientHello parser on random bytes', { timeout: fuzzBudgetMs() + 120000 }, (t) => {
   const n = fuzzFor('client-hello random', (rng) => {
     const b = rng.bytes(rng.int(64));
     if (rng.int(2) === 0 && b.length > 2) {
@@ -62,9 +62,10 @@ test('fuzz: ClientHello parser on random bytes', { timeout: fuzzBudgetMs() + 120
     splits(rng, b);
   });
   assert.ok(n > 0);
+  t.diagnostic(`${n} iterations`);
 });
 
-test('fuzz: ClientHello parser on mutated real and synthetic hellos, random framing and every split', { timeout: fuzzBudgetMs() + 120000 }, () => {
+test('fuzz: ClientHello parser on mutated real and synthetic hellos, random framing and every split', { timeout: fuzzBudgetMs() + 120000 }, (t) => {
   const n = fuzzFor('client-hello mutate', (rng) => {
     const seed = SEEDS[rng.int(SEEDS.length)] as Uint8Array;
     const size = [1, 3, 64, 512, 16384][rng.int(5)] as number;
@@ -75,4 +76,5 @@ test('fuzz: ClientHello parser on mutated real and synthetic hellos, random fram
     splits(rng, input);
   });
   assert.ok(n > 0);
+  t.diagnostic(`${n} iterations`);
 });

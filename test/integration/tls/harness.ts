@@ -120,7 +120,7 @@ export async function tlsBackend(id: string, opts: tls.TlsOptions): Promise<Peer
 }
 
 /** A TLS client: handshake (SNI `servername`), write `msg`, resolve with the reply ('' if closed). */
-export function tlsRequest(port: number, opts: tls.ConnectionOptions, msg = 'hi', ms = 10000): Promise<{ reply: string; error?: string }> {
+export function tlsRequest(port: number, opts: tls.ConnectionOptions & { localAddress?: string }, msg = 'hi', ms = 10000): Promise<{ reply: string; error?: string }> {
   return new Promise((resolve) => {
     let reply = '';
     const c = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...opts });
