@@ -9,6 +9,11 @@
  * forwarding, counters (plaintext bytes, as GoBetween counts them) and teardown work unchanged.
  * Handshake failures and timeouts are counted and logged at warn level, rate-limited, with the
  * peer address.
+ *
+ * With `tls.acme` (a section without certificate files while `[acme]` runs) the certificate comes
+ * per handshake from the runtime's CertificateSource (`SNICallback`, with this server's options);
+ * with the tls-alpn challenge the ClientHello is read first (./prefix.ts) so that a validation
+ * offering only `acme-tls/1` is answered with the challenge certificate and closed.
  */
 import tls from 'node:tls';
 import type { Logger } from '../../core/log.js';
@@ -136,19 +141,19 @@ export const terminateStage = {
 
 /** Starts the TLS handshake on the connection's client socket. */
 function handshake(conn: StreamConn, t: Terminator): void {
-        const raw = conn.client;
-        const st = t.st;
-        const options: tls.TLSSocketOptions = { isServer: true, secureContext: st.context };
-        if (t.sni !== undefined) options.SNICallback = t.sni;
-        const s = new tls.TLSSocket(raw, options) as TermSocket;
-        s[kConn] = conn;
-        s[kTerm] = t;
-        conn.client = s;
-        s.on('error', onHandshakeError);
-        s.on('close', onClientClose);
-        s.once('secure', onSecure);
-        conn.timer = setTimeout(onHandshakeTimeout, t.timeoutMs, conn, t);
-        conn.timer.unref();
+  const raw = conn.client;
+  const st = t.st;
+  const options: tls.TLSSocketOptions = { isServer: true, secureContext: st.context };
+  if (t.sni !== undefined) options.SNICallback = t.sni;
+  const s = new tls.TLSSocket(raw, options) as TermSocket;
+  s[kConn] = conn;
+  s[kTerm] = t;
+  conn.client = s;
+  s.on('error', onHandshakeError);
+  s.on('close', onClientClose);
+  s.once('secure', onSecure);
+  conn.timer = setTimeout(onHandshakeTimeout, t.timeoutMs, conn, t);
+  conn.timer.unref();
 }
 
 /**
