@@ -8,7 +8,9 @@ import { startProfiler } from './api/profiler.js';
 import { createBalancerRegistry } from './balance/index.js';
 import { dumpConfig, redactSecrets } from './config/dump.js';
 import { validateRoot } from './config/prepare.js';
-import type { ConfigSource, ConfigWire, ServerWire } from './config/types.js';
+import type { AcmeWire, ConfigSource, ConfigWire, ServerInput, ServerWire } from './config/types.js';
+import { startHttpChallenge } from './acme/http-challenge.js';
+import { AcmeManager, normaliseHost, type AcmeSettings } from './acme/manager.js';
 import { mathRandom, type Random } from './core/clock.js';
 import type { Logger } from './core/log.js';
 import { ReloadError, ServerManager, type ReloadResult } from './control/server-manager.js';
@@ -57,13 +59,37 @@ interface Closable {
   close(): Promise<void>;
 }
 
+/** `[acme]` as the ACME service reads it (the tsbetween-only keys are null when absent). */
+function acmeSettings(a: AcmeWire): AcmeSettings {
+  return {
+    challenge: a.challenge,
+    http_bind: a.http_bind,
+    cache_dir: a.cache_dir,
+    directory_url: a.directory_url ?? undefined,
+    email: a.email ?? undefined,
+    root_ca_cert_path: a.root_ca_cert_path ?? undefined,
+  };
+}
+
+/** A host in two servers' `tls.acme_hosts` fails the config before any listener opens. */
+function checkAcmeHosts(name: string, input: ServerInput, owners: Map<string, string>): void {
+  for (const raw of input.tls?.acme_hosts ?? []) {
+    const host = normaliseHost(raw);
+    const owner = owners.get(host);
+    if (owner !== undefined && owner !== name) throw new ConfigError(`servers.${name}.tls.acme_hosts`, `Acme host ${host} is already configured`);
+    owners.set(host, name);
+  }
+}
+
 export async function startApp(opts: AppOptions): Promise<App> {
   const config = validateRoot(opts.config);
   const log = opts.log;
   const managerLog = log.child({ name: 'manager' });
   managerLog.info('Initializing...');
+  let acme: AcmeManager | undefined;
   if (config.acme !== null) {
-    log.child({ name: 'services' }).warn('[acme] is accepted but not supported yet: no certificates will be requested');
+    log.child({ name: 'services' }).info('Creating acme');
+    acme = new AcmeManager({ settings: acmeSettings(config.acme), log: log.child({ name: 'acme' }) });
   }
 
   // [access_log] (tsbetween-only): one line per connection when enabled; absent or off: nothing.
@@ -84,8 +110,13 @@ export async function startApp(opts: AppOptions): Promise<App> {
     discoveries: createDiscoveryRegistry(),
     healthchecks: createHealthcheckRegistry(),
     random: opts.random ?? mathRandom,
+    ...(acme !== undefined ? { acme } : {}),
   });
   const closables: Closable[] = [];
+  if (acme !== undefined) {
+    const service = acme;
+    closables.push({ close: () => Promise.resolve(service.close()) });
+  }
   const closeAll = async (graceMs: number): Promise<void> => {
     await Promise.allSettled(closables.splice(0).reverse().map((c) => c.close()));
     await manager.shutdown(graceMs);
@@ -97,12 +128,25 @@ export async function startApp(opts: AppOptions): Promise<App> {
     // deterministic order (Q-37 fix: sorted by name).
     // Each server is validated and compiled once; the plans are then started as they are.
     const servers = config.servers ?? {};
-    const plans = Object.keys(servers)
-      .sort()
-      .flatMap((name) => {
-        const input = servers[name];
-        return input === undefined ? [] : [[name, manager.check(name, input)] as const];
-      });
+    const names = Object.keys(servers).sort();
+    const acmeOwners = new Map<string, string>();
+    const plans: (readonly [string, ReturnType<ServerManager['check']>])[] = [];
+    for (const name of names) {
+      const input = servers[name];
+      if (input === undefined) continue;
+      plans.push([name, manager.check(name, input)] as const);
+      if (acme !== undefined) checkAcmeHosts(name, input, acmeOwners);
+    }
+    if (acme !== undefined && config.acme?.challenge === 'http') {
+      // GoBetween ignores this listener's errors silently; they are logged here.
+      const acmeLog = log.child({ name: 'acme' });
+      const service = acme;
+      try {
+        closables.push(await startHttpChallenge({ bind: config.acme.http_bind, tokens: (t) => service.httpToken(t), log: acmeLog }));
+      } catch (err) {
+        acmeLog.error(`HTTP-01 listener on ${config.acme.http_bind}: ${errorMessage(err)}`);
+      }
+    }
     for (const [name, plan] of plans) await manager.create(name, plan, 'source');
 
     let profilerRunning = false;

@@ -365,7 +365,14 @@ const defaultsFields: Fields<DefaultsWire> = {
   backend_idle_timeout: ndur,
   backend_connection_timeout: ndur,
 };
-const acmeFields: Fields<AcmeWire> = { challenge: str, http_bind: str, cache_dir: str };
+const acmeFields: Fields<AcmeWire> = {
+  challenge: str,
+  http_bind: str,
+  cache_dir: str,
+  directory_url: nstr,
+  email: nstr,
+  root_ca_cert_path: nstr,
+};
 const profilerFields: Fields<ProfilerWire> = { enabled: bool, bind: str };
 const accessLogFields: Fields<AccessLogWire> = { enabled: bool, output: str, format: str, rate_limit: nint };
 

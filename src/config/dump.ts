@@ -15,8 +15,10 @@
  *   `nullInitialStatus` is asked for. GoBetween 0.8.1+ writes `"initial_status": null`, which
  *   changes the key set the OpenSVC janitor compares and makes it delete and re-create every
  *   server on each reconcile (opensvc.md §1.5). Without it the echo has GoBetween 0.8.0's shape.
+ * - `[acme]`'s tsbetween-only keys (`directory_url`, `email`, `root_ca_cert_path`) appear only
+ *   when set, so a GoBetween config dumps as GoBetween dumps it.
  */
-import type { ApiWire, ConfigWire, DiscoveryWire, HealthcheckWire, ServerWire } from './types.js';
+import type { AcmeWire, ApiWire, ConfigWire, DiscoveryWire, HealthcheckWire, ServerWire } from './types.js';
 import {
   configTable,
   discoveryShape,
@@ -199,7 +201,23 @@ export function configToJson(
     auth !== null && (opts.redactPassword ?? true)
       ? { ...root.api, basic_auth: { ...auth, password: REDACTED_PASSWORD } }
       : root.api;
-  return echoTable(configTable, { ...root, api }, 'config', { servers: () => serversToJson(servers, opts) });
+  return echoTable(configTable, { ...root, api }, 'config', {
+    acme: () => acmeToJson(root.acme),
+    servers: () => serversToJson(servers, opts),
+  });
+}
+
+const ACME_TSBETWEEN_KEYS = ['directory_url', 'email', 'root_ca_cert_path'] as const;
+
+/** `[acme]` as decoded, without the tsbetween-only keys that are not set. */
+function acmeToJson(acme: AcmeWire | null): JsonValue {
+  const field = configTable['acme'];
+  if (acme === null || field === undefined) return null;
+  const o = echoShape(field.shape, acme, 'config.acme');
+  if (o !== null && typeof o === 'object' && !Array.isArray(o)) {
+    for (const k of ACME_TSBETWEEN_KEYS) if (o[k] === null) delete o[k];
+  }
+  return o;
 }
 
 // ---- TOML ---------------------------------------------------------------------------------------

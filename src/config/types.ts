@@ -48,6 +48,12 @@ export interface AcmeWire {
   challenge: string;
   http_bind: string;
   cache_dir: string;
+  /** tsbetween only (null when absent): ACME directory, default Let's Encrypt production. */
+  directory_url: string | null;
+  /** tsbetween only: account contact e-mail. */
+  email: string | null;
+  /** tsbetween only: PEM bundle trusted, besides the system roots, for the directory connection. */
+  root_ca_cert_path: string | null;
 }
 
 export interface ProfilerWire {

@@ -31,13 +31,14 @@ function list(l: readonly string[] | null): readonly string[] | null {
 }
 
 /** The optional sections of the plan; absent keys stay absent (exactOptionalPropertyTypes). */
-function sections(config: ServerWire): Partial<Pick<ServerPlan, 'tls' | 'backendsTls' | 'sni' | 'proxyProtocol' | 'acceptProxyProtocol'>> {
+function sections(config: ServerWire, acme: boolean): Partial<Pick<ServerPlan, 'tls' | 'backendsTls' | 'sni' | 'proxyProtocol' | 'acceptProxyProtocol'>> {
   const out: { -readonly [K in 'tls' | 'backendsTls' | 'sni' | 'proxyProtocol' | 'acceptProxyProtocol']?: ServerPlan[K] } = {};
   const t = config.tls;
   if (t !== null) {
     out.tls = Object.freeze({
       cert_path: t.cert_path, key_path: t.key_path, ciphers: list(t.ciphers),
       min_version: t.min_version, max_version: t.max_version, session_tickets: t.session_tickets,
+      ...(acme && (t.cert_path === '' || t.key_path === '') ? { acme: true as const } : {}),
     });
   }
   const b = config.backends_tls;
@@ -63,9 +64,13 @@ function sections(config: ServerWire): Partial<Pick<ServerPlan, 'tls' | 'backend
   return out;
 }
 
-export function serverPlan(name: string, config: ServerWire): ServerPlan {
+/**
+ * `acme`: the ACME service runs (`[acme]`); a `tls` section without certificate files then takes
+ * its certificates from it.
+ */
+export function serverPlan(name: string, config: ServerWire, acme = false): ServerPlan {
   return Object.freeze({
-    ...sections(config),
+    ...sections(config, acme),
     name,
     protocol: config.protocol === '' ? 'tcp' : config.protocol,
     bind: config.bind,

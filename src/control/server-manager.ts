@@ -15,7 +15,8 @@
 import { ServerCounters } from '../core/backend.js';
 import type { Random } from '../core/clock.js';
 import { parseDurationOr } from '../core/duration.js';
-import { ConfigError, NotFoundError, NotSupportedError, ReloadError, StartError, describeError, errorMessage } from '../core/errors.js';
+import { ConfigError, NotFoundError, ReloadError, StartError, describeError, errorMessage } from '../core/errors.js';
+import type { CertificateSource } from '../core/cert-source.js';
 import { BackendTls } from '../data/tls/backend-tls.js';
 import { cipherPlan } from '../data/tls/ciphers.js';
 
@@ -65,6 +66,18 @@ export interface ServerManagerDeps {
   readonly dataPlane?: DataPlanePort;
   /** The in-process data plane's access log (`[access_log]`, tsbetween-only); none when absent. */
   readonly accessLog?: AccessLog | null;
+  /**
+   * The ACME service when `[acme]` exists (control-plane §7.1); absent otherwise. Its host
+   * allow-list follows the servers; the in-process data plane takes certificates from it.
+   */
+  readonly acme?: AcmeService;
+}
+
+/** What the server manager needs of the ACME service. */
+export interface AcmeService extends CertificateSource {
+  /** Adds a server's `tls.acme_hosts`; throws `ConfigError` `Acme host <h> is already configured`. */
+  claim(server: string, hosts: readonly string[]): void;
+  release(server: string): void;
 }
 
 interface Stoppable {
@@ -117,10 +130,10 @@ function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
 }
 
 /** Sections tsbetween parses and validates but does not run yet: refuse the server by name. */
-function refuseUnsupported(path: string, s: ServerWire): void {
-  // ACME is not supported: a tls section must name its certificate and key.
-  if (s.tls !== null && (s.tls.cert_path === '' || s.tls.key_path === '')) {
-    throw new NotSupportedError(`${path}.tls.acme_hosts`, 'acme');
+function refuseUnsupported(path: string, s: ServerWire, acme: boolean): void {
+  // Without certificate files the certificates come from [acme]; without it no handshake could work.
+  if (s.tls !== null && (s.tls.cert_path === '' || s.tls.key_path === '') && !acme) {
+    throw new ConfigError(`${path}.tls.acme_hosts`, 'acme_hosts need a root [acme] section');
   }
 }
 
@@ -153,7 +166,11 @@ export class ServerManager implements ServerManagerApi {
     this.log = deps.log.child({ name: 'manager' });
     this.defaults = deps.defaults;
     this.port = deps.dataPlane ?? new InProcessDataPlane({
-      balancers: deps.balancers, random: deps.random, log: deps.log, accessLog: deps.accessLog ?? null,
+      balancers: deps.balancers,
+      random: deps.random,
+      log: deps.log,
+      accessLog: deps.accessLog ?? null,
+      ...(deps.acme !== undefined ? { certificates: deps.acme } : {}),
     });
     this.ticker = setInterval(() => this.tick(), RATE_WINDOW_MS);
     this.ticker.unref();
@@ -231,12 +248,15 @@ export class ServerManager implements ServerManagerApi {
       throw new ConfigError(`servers.${name}`, `Server with this name already exists: ${name}`);
     }
     const compiled = isPlan(input) ? input : this.compile(name, input, true);
+    const acmeHosts = compiled.config.tls?.acme_hosts ?? [];
+    if (this.deps.acme !== undefined && acmeHosts.length > 0) this.deps.acme.claim(name, acmeHosts);
     const starting = this.start(compiled);
     this.pending.set(name, starting);
     let running: RunningServer;
     try {
       running = await starting;
     } catch (err) {
+      this.deps.acme?.release(name);
       // A listen/certificate failure names the server's bind key (GoBetween's text after it).
       const named = err instanceof StartError ? err.withPath(`servers.${name}.bind`) : err;
       this.log.error(`Creating '${name}' failed: ${describeError(named)}`);
@@ -245,6 +265,7 @@ export class ServerManager implements ServerManagerApi {
       this.pending.delete(name);
     }
     if (this.closed) {
+      this.deps.acme?.release(name);
       running.stopTasks();
       await this.port.close(name);
       throw new StartError('tsbetween is shutting down');
@@ -262,6 +283,7 @@ export class ServerManager implements ServerManagerApi {
     if (s === undefined) return;
     this.servers.delete(name);
     this.fromSource.delete(name);
+    this.deps.acme?.release(name);
     s.stopTasks();
     this.notify();
     await this.port.close(name);
@@ -384,7 +406,7 @@ export class ServerManager implements ServerManagerApi {
     const config = prepared.server;
     const warnings = [...prepared.warnings, ...strictServerChecks(name, input, config, this.deps.defaults)];
     if (logWarnings) for (const w of warnings) this.log.warn(`server ${logText(name)}: ${logText(w, 1024)}`);
-    refuseUnsupported(path, config);
+    refuseUnsupported(path, config, this.deps.acme !== undefined);
     // backends_tls files are read when the server is created (GoBetween): errors name the key.
     if (config.backends_tls !== null) {
       const bt = config.backends_tls;
@@ -455,7 +477,7 @@ export class ServerManager implements ServerManagerApi {
       });
       tasks.push(running);
       await settledWithin(running.firstAttempt, FIRST_DISCOVERY_WAIT_MS);
-      const plan = serverPlan(name, config);
+      const plan = serverPlan(name, config, this.deps.acme !== undefined);
       const sink = new ServerTally(counters, pool);
       if (replacing === undefined) {
         await port.start(plan, pool.snapshot, sink);

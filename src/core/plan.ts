@@ -27,6 +27,11 @@ export interface TlsPlan {
   readonly min_version: string;
   readonly max_version: string;
   readonly session_tickets: boolean;
+  /**
+   * Certificates from the ACME service (`[acme]` exists and the section names no certificate
+   * files; files win when given — Q-16 fix); cert_path/key_path are then not read.
+   */
+  readonly acme?: true;
 }
 
 /** `[servers.X.backends_tls]` (keys as written). */

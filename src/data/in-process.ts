@@ -8,6 +8,7 @@
 import { Elector } from '../balance/elector.js';
 import { sniSelector } from './sni.js';
 import type { BalancerKind } from '../balance/types.js';
+import type { CertificateSource } from '../core/cert-source.js';
 import type { Random } from '../core/clock.js';
 import { StartError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -24,6 +25,8 @@ export interface InProcessOptions {
   readonly balancers: Registry<BalancerKind>;
   readonly random: Random;
   readonly log: Logger;
+  /** Certificates issued on demand (ACME) for `tls` sections that ask for them. */
+  readonly certificates?: CertificateSource;
   /** The active table of a new server (default: in-process). */
   readonly activeTable?: (plan: ServerPlan) => ActiveTable;
   /** `[access_log]` (tsbetween-only) when enabled: every server writes its lines here. */
@@ -103,7 +106,7 @@ export class InProcessDataPlane implements DataPlanePort {
     const log = this.opts.log.child({ name: 'server', server: plan.name });
     const elector = new Elector(balancer.create({ random: this.opts.random }), load, sniSelector(plan, log));
     elector.setSnapshot(snapshot);
-    return new ServerRuntime(plan, elector, table, load, sink, log, this.opts.accessLog ?? null);
+    return new ServerRuntime(plan, elector, table, load, sink, log, this.opts.accessLog ?? null, this.opts.certificates);
   }
 
   update(name: string, snapshot: BackendSnapshot): void {

@@ -5,6 +5,7 @@
  * configured anywhere else.
  */
 import type { Elector } from '../balance/elector.js';
+import type { CertificateSource } from '../core/cert-source.js';
 import type { Logger } from '../core/log.js';
 import type { ServerPlan } from '../core/plan.js';
 import type { ActiveTable, CounterSink, LoadView } from '../core/snapshot.js';
@@ -77,6 +78,8 @@ export class ServerRuntime {
     readonly sink: CounterSink,
     readonly log: Logger,
     accessLog: AccessLog | null = null,
+    /** Certificates issued on demand (ACME), for a plan whose `tls.acme` is set. */
+    readonly certificates?: CertificateSource,
   ) {
     this.accessLog = accessLog;
     this.name = plan.name;

@@ -52,6 +52,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   control: ['core', 'config', 'balance', 'discovery', 'healthcheck', 'data'],
   metrics: ['core', 'control', 'config'],
   api: ['core', 'control', 'config', 'metrics'],
+  acme: ['core', 'data'],
 };
 
 test('no import cycles in src/', () => {

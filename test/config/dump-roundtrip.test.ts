@@ -98,7 +98,7 @@ function root(): ConfigWire {
     },
     metrics: { enabled: true, bind: ':9284' },
     defaults: { max_connections: 10, client_idle_timeout: null, backend_idle_timeout: '1m', backend_connection_timeout: null },
-    acme: { challenge: 'http', http_bind: '0.0.0.0:80', cache_dir: '/tmp' },
+    acme: { challenge: 'http', http_bind: '0.0.0.0:80', cache_dir: '/tmp', directory_url: null, email: null, root_ca_cert_path: null },
     profiler: { enabled: false, bind: ':6060' },
     servers: null,
   };

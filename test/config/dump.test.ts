@@ -278,7 +278,7 @@ test('configToJson: root shape, nulls kept, password redacted unless asked not t
 
 test('dumpConfig json: never shows the password; acme/profiler when present', () => {
   const root = rootConfig();
-  root.acme = { challenge: 'http', http_bind: '0.0.0.0:80', cache_dir: '/tmp' };
+  root.acme = { challenge: 'http', http_bind: '0.0.0.0:80', cache_dir: '/tmp', directory_url: null, email: null, root_ca_cert_path: null };
   root.profiler = { enabled: false, bind: ':6060' };
   const text = dumpConfig(root, { sample: sampleServer() }, 'json');
   assert.ok(!text.includes('s3cret'));
@@ -400,7 +400,7 @@ function withoutNulls(v: unknown): unknown {
 test('dumpConfig toml: parses back (smol-toml) to the JSON dump without its nulls', async () => {
   const { parse } = await import('smol-toml');
   const root = rootConfig();
-  root.acme = { challenge: 'http', http_bind: '0.0.0.0:80', cache_dir: '/tmp' };
+  root.acme = { challenge: 'http', http_bind: '0.0.0.0:80', cache_dir: '/tmp', directory_url: null, email: null, root_ca_cert_path: null };
   const s = sampleServer();
   s.tls = {
     acme_hosts: ['a.example'], cert_path: '', key_path: '', ciphers: null, min_version: '', max_version: '',

@@ -383,6 +383,6 @@ test('validateRoot: Q-32 empty basic-auth login is a ConfigError', () => {
 test('validateRoot: acme defaults are filled in and returned', () => {
   const config = rootOf('[acme]\nhttp_bind = "0.0.0.0:8080"\n');
   const out = validateRoot(config);
-  assert.deepEqual(out.acme, { challenge: 'http', http_bind: '0.0.0.0:8080', cache_dir: '/tmp' });
+  assert.deepEqual(out.acme, { challenge: 'http', http_bind: '0.0.0.0:8080', cache_dir: '/tmp', directory_url: null, email: null, root_ca_cert_path: null });
   assert.equal(validateRoot(rootOf('')).acme, null);
 });

@@ -38,7 +38,8 @@ function readPem(path: string, key: string): Buffer {
 
 export class ServerTls {
   private current: tls.SecureContext;
-  private readonly base: tls.SecureContextOptions;
+  /** The server's options without certificate (versions, ciphers, tickets): ACME contexts get them too. */
+  readonly base: tls.SecureContextOptions;
   private readonly ticketKeys = randomBytes(48);
   private listener: ((cur: Stats, prev: Stats) => void) | undefined;
 
@@ -73,7 +74,19 @@ export class ServerTls {
     return this.wire.session_tickets;
   }
 
+  /** Gives a context this server's ticket keys (when tickets are on), e.g. one from ACME. */
+  readonly prepare = (ctx: tls.SecureContext): void => {
+    if (this.wire.session_tickets) (ctx.context as { setTicketKeys(keys: Buffer): void }).setTicketKeys(this.ticketKeys);
+  };
+
   private build(): tls.SecureContext {
+    if (this.wire.acme === true) {
+      // Certificates come per handshake from the ACME service's SNICallback; this context only
+      // carries the options (a client without SNI finds no certificate and fails).
+      const ctx = tls.createSecureContext(this.base);
+      this.prepare(ctx);
+      return ctx;
+    }
     const cert = readPem(this.wire.cert_path, `${this.path}.cert_path`);
     const key = readPem(this.wire.key_path, `${this.path}.key_path`);
     try {
@@ -100,7 +113,7 @@ export class ServerTls {
   /** Starts watching the certificate and key files (unref'd stat polling). */
   watch(opts: ServerTlsOptions = {}): void {
     const interval = opts.watchIntervalMs ?? 2000;
-    if (interval <= 0 || this.listener !== undefined) return;
+    if (interval <= 0 || this.listener !== undefined || this.wire.acme === true) return;
     const onChange = (cur: Stats, prev: Stats): void => {
       if (cur.mtimeMs === prev.mtimeMs && cur.ino === prev.ino && cur.size === prev.size) return;
       if (cur.nlink === 0 && cur.size === 0 && cur.mtimeMs === 0) return; // file gone for now

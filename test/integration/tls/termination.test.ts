@@ -110,7 +110,7 @@ test('handshake failures: closed before any backend connection, counted and logg
   }
 });
 
-test('a missing certificate fails the start naming the key; acme-only tls is refused by name; a missing backends CA too', async (t) => {
+test('a missing certificate fails the start naming the key; acme-only tls without [acme] is refused by name; a missing backends CA too', async (t) => {
   if (pki === undefined) return t.skip('openssl not installed');
   const p = pki;
   await assert.rejects(
@@ -119,7 +119,7 @@ test('a missing certificate fails the start naming the key; acme-only tls is ref
   );
   await assert.rejects(
     startTsb({ s: { protocol: 'tls', tls: { acme_hosts: ['a.example'] }, discovery: staticList(['127.0.0.1:1']) } }),
-    (e: Error) => e.message.includes('not supported yet: acme'),
+    (e: Error) => e.message.includes('acme_hosts need a root [acme] section'),
   );
   // backends_tls files are read when the server is created: the error names the key
   await assert.rejects(
