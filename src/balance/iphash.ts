@@ -5,7 +5,7 @@
  * `host:port`. A change in the number of candidates remaps most clients (use `iphash1` for
  * stability).
  */
-import type { Backend } from '../core/backend.js';
+import type { SnapshotBackend as Backend } from '../core/snapshot.js';
 import { ipHash } from './hash.js';
 import type { Balancer, BalancerKind, PickContext } from './types.js';
 

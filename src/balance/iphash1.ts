@@ -8,7 +8,7 @@
  * The IP part of the hash is computed once per pick and continued per candidate. Unlike
  * GoBetween (which starts from 0 and returns nothing if every hash is 0), a hash of 0 can win.
  */
-import type { Backend } from '../core/backend.js';
+import type { SnapshotBackend as Backend } from '../core/snapshot.js';
 import { fnv1aUtf8, ipHash } from './hash.js';
 import type { Balancer, BalancerKind, PickContext } from './types.js';
 

@@ -4,17 +4,17 @@
  * Ties: GoBetween keeps the last of the equals in its (random) list order, so equals share the
  * load at random. A fixed rule on our sorted list would send every sequential short connection
  * to the same backend, so equals take turns instead: each pick starts its scan one position
- * further (round robin among the least loaded). [FIX D12] `active` counts connections reserved at
+ * further (round robin among the least loaded). [FIX D12] the active count (by slot, from the data plane's ActiveTable) counts connections reserved at
  * election (the data plane increments it as soon as `elect` returns), so a burst of concurrent
  * connections spreads out instead of piling onto one backend. Weights are ignored.
  */
-import type { Backend } from '../core/backend.js';
+import type { LoadView, SnapshotBackend as Backend } from '../core/snapshot.js';
 import type { Balancer, BalancerKind, PickContext } from './types.js';
 
 export class LeastConnBalancer implements Balancer {
   private next = 0;
 
-  pick(_ctx: PickContext, candidates: readonly Backend[]): Backend | undefined {
+  pick(_ctx: PickContext, candidates: readonly Backend[], load: LoadView): Backend | undefined {
     const n = candidates.length;
     if (n === 0) return undefined;
     const start = this.next % n;
@@ -24,8 +24,9 @@ export class LeastConnBalancer implements Balancer {
     for (let k = 0; k < n; k++) {
       const i = start + k < n ? start + k : start + k - n;
       const b = candidates[i] as Backend;
-      if (b.active < least) {
-        least = b.active;
+      const active = load.active(b.slot);
+      if (active < least) {
+        least = active;
         best = b;
       }
     }

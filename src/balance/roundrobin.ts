@@ -4,7 +4,7 @@
  * when it runs past the end and is never reset when the list changes: a backend dying or being
  * filtered out shifts the rotation, exactly as in GoBetween. Weights and priorities are ignored.
  */
-import type { Backend } from '../core/backend.js';
+import type { SnapshotBackend as Backend } from '../core/snapshot.js';
 import type { Balancer, BalancerKind, PickContext } from './types.js';
 
 export class RoundRobinBalancer implements Balancer {

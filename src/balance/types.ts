@@ -1,11 +1,12 @@
 /**
  * The balancer contract. A balancer is small, synchronous and pure: given the candidates that
- * survived the filter chain (live && discovered, SNI, max connections) — sorted by `host:port`,
- * never empty — it returns one of them, or undefined when it cannot choose (e.g. `weight` with
- * only negative weights). No I/O, no sorting, no logging, no allocation per pick.
+ * survived the filter chain (eligible in the snapshot, SNI, max connections) — plain
+ * `SnapshotBackend`s sorted by `host:port`, never empty — and the load figures by slot, it returns
+ * one of them, or undefined when it cannot choose (e.g. `weight` with only negative weights).
+ * No I/O, no sorting, no logging, no allocation per pick.
  */
-import type { Backend } from '../core/backend.js';
 import type { Random } from '../core/clock.js';
+import type { LoadView, SnapshotBackend } from '../core/snapshot.js';
 
 export interface PickContext {
   /**
@@ -20,7 +21,7 @@ export interface PickContext {
 }
 
 export interface Balancer {
-  pick(ctx: PickContext, candidates: readonly Backend[]): Backend | undefined;
+  pick(ctx: PickContext, candidates: readonly SnapshotBackend[], load: LoadView): SnapshotBackend | undefined;
 }
 
 export interface BalancerDeps {

@@ -12,7 +12,7 @@
  *
  * Two O(n) passes over the candidates, no allocation.
  */
-import type { Backend } from '../core/backend.js';
+import type { SnapshotBackend as Backend } from '../core/snapshot.js';
 import type { Random } from '../core/clock.js';
 import type { Balancer, BalancerDeps, BalancerKind, PickContext } from './types.js';
 

@@ -1,10 +1,14 @@
 /**
  * The state owner of one server's backend table (data-plane §10): merges discovery results and
- * health results, tracks lingering backends, and publishes `eligible` — the live && discovered
- * backends sorted by `host:port` — which the data plane reads on every election. `eligible` is
- * rebuilt only when the table changes, never per pick.
+ * health results, tracks lingering backends, and publishes on every change an immutable
+ * `BackendSnapshot` (core/snapshot.ts) — plain data the data plane elects over — plus `eligible`
+ * (the live && discovered Backend objects sorted by `host:port`) for control-plane readers.
+ *
+ * Each Backend object gets a slot (its index in the data plane's counter tables). A slot is
+ * reused only after its backend left the table, which happens only once no connection holds it.
  */
 import { Backend, type BackendSpec } from '../core/backend.js';
+import type { BackendSnapshot, SnapshotBackend } from '../core/snapshot.js';
 
 export type PoolListener = () => void;
 
@@ -20,10 +24,13 @@ export class BackendPool {
 
   /** live && discovered backends sorted by key (byte order). Replaced, never mutated. */
   eligible: readonly Backend[] = [];
-  /** True when some eligible backend has `maxConnections > 0` (the filter can be skipped otherwise). */
-  anyMaxConnections = false;
   /** Incremented on every change of the table or of `eligible`. */
   version = 0;
+  /** What the data plane elects over; replaced (never mutated) on every change. */
+  snapshot: BackendSnapshot = { version: 0, backends: [] };
+  /** Backends by slot (holes for free slots), for folding counter reports. */
+  readonly bySlot: (Backend | undefined)[] = [];
+  private readonly freeSlots: number[] = [];
   /** Whether a discovery result was ever applied. */
   discoveredOnce = false;
 
@@ -60,11 +67,14 @@ export class BackendPool {
         known.update(spec);
         known.discovered = true;
       } else {
-        this.table.set(key, new Backend(spec, this.initialLive));
+        const slot = this.freeSlots.pop() ?? this.bySlot.length;
+        const b = new Backend(spec, this.initialLive, slot);
+        this.bySlot[slot] = b;
+        this.table.set(key, b);
       }
     }
     for (const [key, b] of this.table) {
-      if (!b.discovered && b.active === 0) this.table.delete(key);
+      if (!b.discovered && b.active === 0) this.remove(key, b);
     }
     this.changed();
   }
@@ -84,8 +94,16 @@ export class BackendPool {
    */
   released(b: Backend): void {
     if (!b.discovered && b.active === 0 && this.table.get(b.key) === b) {
-      this.table.delete(b.key);
+      this.remove(b.key, b);
       this.changed();
+    }
+  }
+
+  private remove(key: string, b: Backend): void {
+    this.table.delete(key);
+    if (this.bySlot[b.slot] === b) {
+      this.bySlot[b.slot] = undefined;
+      this.freeSlots.push(b.slot);
     }
   }
 
@@ -101,18 +119,30 @@ export class BackendPool {
   }
 
   private changed(): void {
+    const all = [...this.table.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const eligible: Backend[] = [];
-    let anyMax = false;
-    for (const b of this.table.values()) {
-      if (b.live && b.discovered) {
-        eligible.push(b);
-        if (b.maxConnections > 0) anyMax = true;
-      }
+    const backends: SnapshotBackend[] = [];
+    for (const b of all) {
+      const ok = b.live && b.discovered;
+      if (ok) eligible.push(b);
+      backends.push(Object.freeze({
+        slot: b.slot,
+        key: b.key,
+        host: b.host,
+        port: b.port,
+        dialHost: b.dialHost,
+        dialPort: b.dialPort,
+        weight: b.weight,
+        priority: b.priority,
+        sni: b.sni,
+        maxConnections: b.maxConnections,
+        live: b.live,
+        eligible: ok,
+      }));
     }
-    eligible.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     this.eligible = eligible;
-    this.anyMaxConnections = anyMax;
     this.version++;
+    this.snapshot = Object.freeze({ version: this.version, backends: Object.freeze(backends) });
     for (const l of this.listeners) l();
   }
 }

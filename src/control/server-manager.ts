@@ -6,25 +6,31 @@
  * Creation is all-or-nothing: validation (GoBetween's messages), compilation of every section,
  * then the listener; only when the listener accepts is the server registered and its discovery
  * and health checks started. Any failure on the way releases what was built.
+ *
+ * Listeners are not built here: the manager drives the data plane through its port
+ * (core/port.ts) — start a server from its plan and first backend snapshot, publish every pool
+ * change as a new snapshot, publish leastbandwidth rates after each stats tick, drain, close —
+ * and folds the counters the data plane reports (control/tally.ts).
  */
 import { ServerCounters } from '../core/backend.js';
 import type { Random } from '../core/clock.js';
-import { parseDurationOr } from '../core/duration.js';
 import { ConfigError, NotSupportedError, StartError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Registry } from '../core/registry.js';
 import type { DefaultsWire, ServerInput, ServerWire } from '../config/types.js';
 import { prepareServer } from '../config/prepare.js';
 import type { BalancerKind } from '../balance/types.js';
-import { Elector } from '../balance/elector.js';
 import { compileDiscovery, startDiscovery } from '../discovery/index.js';
 import type { DiscoveryKind } from '../discovery/types.js';
 import { compileHealthcheck, initialLive, startHealthchecks } from '../healthcheck/index.js';
 import type { HealthcheckKind } from '../healthcheck/types.js';
+import type { DataPlanePort } from '../core/port.js';
 import { compileAccess } from '../data/access.js';
-import { TcpServer } from '../data/tcp-server.js';
+import { InProcessDataPlane } from '../data/in-process.js';
 import { BackendPool } from './backend-pool.js';
+import { serverPlan } from './plan.js';
 import { RATE_WINDOW_MS, serverStatsJson, tickRates } from './stats.js';
+import { ServerTally } from './tally.js';
 import type { ServerManagerApi, ServerStatsJson, ServerView } from './types.js';
 
 export interface ServerManagerDeps {
@@ -35,6 +41,8 @@ export interface ServerManagerDeps {
   readonly discoveries: Registry<DiscoveryKind>;
   readonly healthchecks: Registry<HealthcheckKind>;
   readonly random: Random;
+  /** The data plane; in-process when not given. */
+  readonly dataPlane?: DataPlanePort;
 }
 
 interface Stoppable {
@@ -56,7 +64,6 @@ class RunningServer implements ServerView {
     readonly config: ServerWire,
     readonly counters: ServerCounters,
     readonly pool: BackendPool,
-    readonly listener: TcpServer,
     readonly tasks: Stoppable[],
   ) {}
 
@@ -83,12 +90,6 @@ function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
   });
 }
 
-/** Milliseconds of a connection option; invalid or negative → 0 (no limit), as GoBetween does. */
-function connectionMs(value: string | null): number {
-  const ms = parseDurationOr(value, 0);
-  return ms > 0 ? ms : 0;
-}
-
 /** Sections tsbetween parses and validates but does not run yet: refuse the server by name. */
 function refuseUnsupported(path: string, s: ServerWire): void {
   if (s.protocol === 'udp') throw new NotSupportedError(`${path}.protocol`, 'udp protocol');
@@ -109,13 +110,29 @@ export class ServerManager implements ServerManagerApi {
   private readonly listeners = new Set<() => void>();
   private readonly log: Logger;
   private readonly ticker: NodeJS.Timeout;
+  private readonly port: DataPlanePort;
 
   constructor(private readonly deps: ServerManagerDeps) {
     this.log = deps.log.child({ name: 'manager' });
-    this.ticker = setInterval(() => {
-      for (const s of this.servers.values()) tickRates(s.counters, s.pool);
-    }, RATE_WINDOW_MS);
+    this.port = deps.dataPlane ?? new InProcessDataPlane({ balancers: deps.balancers, random: deps.random, log: deps.log });
+    this.ticker = setInterval(() => this.tick(), RATE_WINDOW_MS);
     this.ticker.unref();
+  }
+
+  /** The 2 s stats window: rates for stats/metrics, and the leastbandwidth inputs. */
+  private tick(): void {
+    for (const s of this.servers.values()) {
+      this.port.flush(s.name);
+      tickRates(s.counters, s.pool);
+      if (s.config.balance !== 'leastbandwidth') continue;
+      const slots: number[] = [];
+      const bw: number[] = [];
+      for (const b of s.pool.eligible) {
+        slots.push(b.slot);
+        bw.push(b.rxSecond + b.txSecond);
+      }
+      this.port.rates(s.name, slots, bw);
+    }
   }
 
   names(): string[] {
@@ -128,7 +145,9 @@ export class ServerManager implements ServerManagerApi {
 
   stats(name: string): ServerStatsJson | null {
     const s = this.servers.get(name);
-    return s === undefined ? null : serverStatsJson(s.counters, s.pool);
+    if (s === undefined) return null;
+    this.port.flush(name);
+    return serverStatsJson(s.counters, s.pool);
   }
 
   onChange(listener: () => void): () => void {
@@ -157,7 +176,7 @@ export class ServerManager implements ServerManagerApi {
     }
     if (this.closed) {
       running.stopTasks();
-      await running.listener.close();
+      await this.port.close(name);
       throw new StartError('tsbetween is shutting down');
     }
     this.servers.set(name, running);
@@ -172,7 +191,7 @@ export class ServerManager implements ServerManagerApi {
     this.servers.delete(name);
     s.stopTasks();
     this.notify();
-    await s.listener.close();
+    await this.port.close(name);
     this.log.info(`Deleted server '${name}'`);
   }
 
@@ -184,7 +203,7 @@ export class ServerManager implements ServerManagerApi {
     const all = [...this.servers.values()];
     this.servers.clear();
     for (const s of all) s.stopTasks();
-    await Promise.all(all.map((s) => s.listener.drain(graceMs)));
+    await Promise.all(all.map((s) => this.port.drain(s.name, graceMs)));
     this.notify();
   }
 
@@ -212,23 +231,10 @@ export class ServerManager implements ServerManagerApi {
   }
 
   private async start(c: CompiledServer): Promise<RunningServer> {
-    const { name, config, access, discovery, healthcheck } = c;
-    const log = this.deps.log.child({ name: 'server', server: name });
+    const { name, config, discovery, healthcheck } = c;
     const counters = new ServerCounters();
     const pool = new BackendPool({ initialLive: initialLive(config.healthcheck) });
-    const listener = new TcpServer({
-      name,
-      bind: config.bind,
-      maxConnections: config.max_connections ?? 0,
-      clientIdleTimeoutMs: connectionMs(config.client_idle_timeout),
-      backendIdleTimeoutMs: connectionMs(config.backend_idle_timeout),
-      backendConnectionTimeoutMs: connectionMs(config.backend_connection_timeout),
-      access,
-      pool,
-      elector: new Elector(c.balancer.create({ random: this.deps.random })),
-      counters,
-      log,
-    });
+    const port = this.port;
     this.log.info(
       `Creating '${name}': ${config.bind} ${config.balance} ${config.discovery.kind} ${config.healthcheck.kind}`,
     );
@@ -236,6 +242,7 @@ export class ServerManager implements ServerManagerApi {
     // discovery result is awaited briefly, so that the first connections find backends (static
     // lists always do) instead of "Backends empty".
     const tasks: Stoppable[] = [];
+    let started = false;
     try {
       tasks.push(startHealthchecks(healthcheck, { serverName: name, pool, log: this.deps.log }));
       const running = startDiscovery(discovery, {
@@ -245,14 +252,19 @@ export class ServerManager implements ServerManagerApi {
       });
       tasks.push(running);
       await settledWithin(running.firstAttempt, FIRST_DISCOVERY_WAIT_MS);
-      await listener.listen();
+      await port.start(serverPlan(name, config), pool.snapshot, new ServerTally(counters, pool));
+      started = true;
+      // Every later pool change reaches the data plane as a new snapshot (the one taken while
+      // the listener opened may already be stale: publish the current one too).
+      tasks.push({ stop: pool.onChange(() => port.update(name, pool.snapshot)) });
+      port.update(name, pool.snapshot);
     } catch (err) {
       for (const t of tasks) t.stop();
       pool.close();
-      await listener.close();
+      if (started) await port.close(name);
       throw err;
     }
-    return new RunningServer(name, config, counters, pool, listener, tasks);
+    return new RunningServer(name, config, counters, pool, tasks);
   }
 
   private notify(): void {

@@ -41,8 +41,14 @@ export function dialHost(host: string): string {
   return host.length > 1 && host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }
 
-/** A backend in a server's table: spec + live state + counters (mutated in place). */
+/**
+ * A backend in a server's table (control plane): spec + live state + counters. The data plane never
+ * sees this object: it gets a `SnapshotBackend` (core/snapshot.ts) with the same `slot`, and its
+ * counter reports are folded back here by slot (control/tally.ts).
+ */
 export class Backend {
+  /** Index of this object in its server's counter tables (unique while the object exists). */
+  readonly slot: number;
   readonly key: string;
   readonly host: string;
   readonly port: string;
@@ -78,7 +84,8 @@ export class Backend {
   rxAtTick = 0;
   txAtTick = 0;
 
-  constructor(spec: BackendSpec, live: boolean) {
+  constructor(spec: BackendSpec, live: boolean, slot = 0) {
+    this.slot = slot;
     this.host = spec.host;
     this.port = spec.port;
     this.key = backendKey(spec.host, spec.port);
@@ -101,7 +108,7 @@ export class Backend {
   }
 }
 
-/** Per-server counters, mutated by the data plane. */
+/** Per-server counters (control plane), folded from the data plane's reports. */
 export class ServerCounters {
   /** Current client connections (TCP, counted at accept) or sessions (UDP). */
   active = 0;

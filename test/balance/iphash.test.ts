@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import { ipHashBalancer } from '../../src/balance/iphash.js';
 import { ipHash1Balancer } from '../../src/balance/iphash1.js';
 import { FNV32_OFFSET, fnv1aBytes, fnv1aUtf8 } from '../../src/balance/hash.js';
-import type { Backend } from '../../src/core/backend.js';
+import type { SnapshotBackend as Backend } from '../../src/core/snapshot.js';
 import { seededRandom } from '../../src/core/clock.js';
-import { ctx, mk, randomIpv4, sorted } from './helpers.js';
+import { ctx, mk, randomIpv4, sorted, load } from './helpers.js';
 
 const deps = { random: seededRandom(1) };
 
@@ -28,7 +28,7 @@ test('iphash: FNV-1a of the IP bytes mod count over the sorted list', () => {
       bytes.set(ip.split('.').map(Number));
     }
     const expected = list[(fnv1aBytes(FNV32_OFFSET, bytes, len) >>> 0) % list.length];
-    assert.equal(b.pick(ctx(ip), list), expected, ip);
+    assert.equal(b.pick(ctx(ip), list, load), expected, ip);
   }
 });
 
@@ -39,9 +39,9 @@ test('iphash: stable per client; 4- and 16-byte forms map differently', () => {
   let differ = 0;
   for (let i = 0; i < 200; i++) {
     const ip = randomIpv4(random);
-    const first = b.pick(ctx(ip), list);
-    for (let k = 0; k < 3; k++) assert.equal(b.pick(ctx(ip), list), first);
-    if (b.pick(ctx(`::ffff:${ip}`), list) !== first) differ++;
+    const first = b.pick(ctx(ip), list, load);
+    for (let k = 0; k < 3; k++) assert.equal(b.pick(ctx(ip), list, load), first);
+    if (b.pick(ctx(`::ffff:${ip}`), list, load) !== first) differ++;
   }
   assert.ok(differ > 100, `only ${differ}/200 clients map differently`);
 });
@@ -55,12 +55,12 @@ test('iphash1: removing a backend moves only its clients; re-adding moves them b
   const clients = Array.from({ length: 100 }, () => randomIpv4(random));
   let onRemoved = 0;
   for (const ip of clients) {
-    const before = b.pick(ctx(ip), all);
+    const before = b.pick(ctx(ip), all, load);
     assert.ok(before !== undefined);
-    const after = b.pick(ctx(ip), without);
+    const after = b.pick(ctx(ip), without, load);
     if (before === removed) onRemoved++;
     else assert.equal(after, before, ip);
-    assert.equal(b.pick(ctx(ip), all), before, 're-adding restores the mapping');
+    assert.equal(b.pick(ctx(ip), all, load), before, 're-adding restores the mapping');
   }
   assert.ok(onRemoved > 0 && onRemoved < 100);
 });
@@ -75,8 +75,8 @@ test('iphash1: adding a 5th backend moves ~1/5 of 10,000 clients, all to the new
   const n = 10_000;
   for (let i = 0; i < n; i++) {
     const ip = randomIpv4(random);
-    const before = b.pick(ctx(ip), four);
-    const after = b.pick(ctx(ip), five);
+    const before = b.pick(ctx(ip), four, load);
+    const after = b.pick(ctx(ip), five, load);
     if (after !== before) {
       moved++;
       assert.equal(after, added);
@@ -98,8 +98,8 @@ test('iphash1: largest FNV-1a(ip bytes ++ host:port) wins; order-independent', (
       const h = fnv1aUtf8(prefix, x.key) >>> 0;
       if (h > max) [max, best] = [h, x];
     }
-    assert.equal(b.pick(ctx(ip), list), best);
-    assert.equal(b.pick(ctx(ip), [...list].reverse()), best);
+    assert.equal(b.pick(ctx(ip), list, load), best);
+    assert.equal(b.pick(ctx(ip), [...list].reverse(), load), best);
   }
-  assert.equal(b.pick(ctx('1.2.3.4'), []), undefined);
+  assert.equal(b.pick(ctx('1.2.3.4'), [], load), undefined);
 });

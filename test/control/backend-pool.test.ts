@@ -69,19 +69,19 @@ test('a released stale object never removes the re-added backend', () => {
   assert.equal(pool.get('a:1'), old, 'still discovered, stays');
 });
 
-test('duplicates: the last occurrence wins; onChange fires; anyMaxConnections tracks eligible', () => {
+test('duplicates: the last occurrence wins; onChange fires; the snapshot follows', () => {
   const pool = new BackendPool({ initialLive: true });
   let changes = 0;
   const off = pool.onChange(() => changes++);
   pool.setDiscovered([backendSpec('a', '1', { weight: 1 }), backendSpec('a', '1', { weight: 4, maxConnections: 3 })]);
   assert.equal(pool.size, 1);
   assert.equal(pool.get('a:1')?.weight, 4);
-  assert.equal(pool.anyMaxConnections, true);
+  assert.equal(pool.snapshot.backends[0]?.maxConnections, 3);
   assert.equal(changes, 1);
   off();
   pool.setDiscovered([backendSpec('a', '1')]);
   assert.equal(changes, 1);
-  assert.equal(pool.anyMaxConnections, false);
+  assert.equal(pool.snapshot.backends[0]?.maxConnections, 0);
 });
 
 test('rates: bytes in the 2 s window / 2, zero when idle; stats JSON shape', () => {

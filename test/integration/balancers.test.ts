@@ -1,6 +1,6 @@
 /**
  * The six balancers end to end over loopback sockets: identity backends (each answers its id),
- * a TcpServer in front of a BackendPool + Elector, real clients. Bounded: every socket is closed,
+ * the in-process data plane in front of a BackendPool (snapshots), real clients. Bounded: every socket is closed,
  * every wait has a deadline.
  *
  * Thousands of short connections on a shared machine: the backend closes first (its FIN is
@@ -17,11 +17,11 @@ import { createBalancerRegistry } from '../../src/balance/index.js';
 import type { PickContext } from '../../src/balance/types.js';
 import { ipHash } from '../../src/balance/hash.js';
 import { weightBalancer } from '../../src/balance/weight.js';
-import { BackendPool } from '../../src/control/backend-pool.js';
-import { type Backend, backendSpec, type BackendSpec, ServerCounters } from '../../src/core/backend.js';
+import type { BackendPool } from '../../src/control/backend-pool.js';
+import { backendSpec, type BackendSpec } from '../../src/core/backend.js';
 import { seededRandom } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/log.js';
-import { TcpServer } from '../../src/data/tcp-server.js';
+import type { SnapshotBackend as Backend } from '../../src/core/snapshot.js';
+import { TestProxy } from '../helpers/proxy.js';
 
 // ---- fixtures ------------------------------------------------------------------------------------
 
@@ -60,7 +60,7 @@ async function closeBackend(b: IdBackend): Promise<void> {
 }
 
 interface Lb {
-  readonly tcp: TcpServer;
+  readonly tcp: TestProxy;
   readonly pool: BackendPool;
   readonly elector: Elector;
   readonly port: number;
@@ -71,27 +71,18 @@ interface Lb {
 const SEED = 2024;
 
 async function startLb(balance: string, specs: readonly BackendSpec[], bind = '127.0.0.1:0'): Promise<Lb> {
-  const kind = createBalancerRegistry().get(balance);
-  assert.ok(kind !== undefined);
-  const pool = new BackendPool({ initialLive: true });
-  pool.setDiscovered(specs);
-  const elector = new Elector(kind.create({ random: seededRandom(SEED) }));
-  const tcp = new TcpServer({
+  assert.ok(createBalancerRegistry().has(balance));
+  const tcp = new TestProxy({
     name: `it-${balance}`,
     bind,
-    maxConnections: 0,
-    clientIdleTimeoutMs: 0,
-    backendIdleTimeoutMs: 0,
+    balance,
     backendConnectionTimeoutMs: 2000,
-    access: null,
-    pool,
-    elector,
-    counters: new ServerCounters(),
-    log: silentLogger,
+    random: seededRandom(SEED),
   });
+  tcp.pool.setDiscovered(specs);
   await tcp.listen();
   const a = tcp.address();
-  return { tcp, pool, elector, port: a.port, family: a.family };
+  return { tcp, pool: tcp.pool, elector: tcp.elector, port: a.port, family: a.family };
 }
 
 interface Answer {
@@ -178,7 +169,7 @@ function spec(b: IdBackend, extra?: Partial<BackendSpec>): BackendSpec {
   return backendSpec(b.host, String(b.port), extra);
 }
 
-function idOf(all: readonly IdBackend[], backend: Backend | string): string {
+function idOf(all: readonly IdBackend[], backend: { readonly host: string; readonly port: string } | string): string {
   assert.ok(typeof backend !== 'string', String(backend));
   const found = all.find((b) => b.host === backend.host && String(b.port) === backend.port);
   assert.ok(found !== undefined);
@@ -222,10 +213,11 @@ test('weight 1:3 over 4000 connections, within ±5 %, exactly as the balancer al
 
     // One election per connection, one draw per election: replaying the same seed on the pure
     // balancer gives exactly the same split.
-    const replay = new Elector(weightBalancer.create({ random: seededRandom(SEED) }));
+    const replay = new Elector(weightBalancer.create({ random: seededRandom(SEED) }), lb.tcp.runtime.load);
+    replay.setSnapshot(lb.pool.snapshot);
     let replayLight = 0;
     for (let i = 0; i < 4000; i++) {
-      if (idOf(bs, replay.elect(ctx('127.0.0.1'), lb.pool.eligible, false)) === light.id) replayLight++;
+      if (idOf(bs, replay.elect(ctx('127.0.0.1'))) === light.id) replayLight++;
     }
     assert.equal(l, replayLight);
     await until('all leases released', () => lb.pool.eligible.every((b) => b.active === 0));
@@ -326,7 +318,7 @@ test('iphash1: a client keeps its backend; adding a 5th moves about 1/5 of clien
   const fifth = bs[4] as IdBackend;
   await withLb('iphash1', bs, four.map((b) => spec(b)), async (lb) => {
     const pick = (ip: string): Backend | string =>
-      lb.elector.elect(ctx(ip), lb.pool.eligible, lb.pool.anyMaxConnections);
+      lb.elector.elect(ctx(ip));
     const mine = await ask(lb.port, '127.0.0.1');
     assert.equal(mine, idOf(bs, pick('127.0.0.1')));
     assert.equal(await ask(lb.port, '127.0.0.1'), mine);
@@ -342,7 +334,8 @@ test('iphash1: a client keeps its backend; adding a 5th moves about 1/5 of clien
     let onFifth = 0;
     for (let i = 0; i < clients.length; i++) {
       if (idOf(bs, after[i] as Backend) === fifth.id) onFifth++;
-      if (after[i] === before[i]) continue;
+      // Snapshots are replaced, not mutated: compare backends by identity (host:port).
+      if (idOf(bs, after[i] as Backend) === idOf(bs, before[i] as Backend)) continue;
       moved++;
       assert.equal(idOf(bs, after[i] as Backend), fifth.id);
     }

@@ -1,34 +1,22 @@
 /**
- * Child process for tcp-fdlimit.test.ts: runs one TcpServer (127.0.0.1:0) in front of the
+ * Child process for tcp-fdlimit.test.ts: runs one proxied server (127.0.0.1:0) in front of the
  * backend port given as argv[2], under whatever `ulimit -n` the parent set. Prints
  * `{"port":N}` once listening; on each stdin line prints the counters as JSON. Errors are
  * logged to stderr (pino JSON) so the parent can see accept errors.
  */
 import pino from 'pino';
 import { createInterface } from 'node:readline';
-import { Elector } from '../../src/balance/elector.js';
-import { RoundRobinBalancer } from '../../src/balance/roundrobin.js';
-import { backendSpec, ServerCounters } from '../../src/core/backend.js';
-import { BackendPool } from '../../src/control/backend-pool.js';
-import { TcpServer } from '../../src/data/tcp-server.js';
+import { backendSpec } from '../../src/core/backend.js';
+import { TestProxy } from '../helpers/proxy.js';
 
 const backendPort = process.argv[2] ?? '0';
-const pool = new BackendPool({ initialLive: true });
-pool.setDiscovered([backendSpec('127.0.0.1', backendPort)]);
-const counters = new ServerCounters();
-const server = new TcpServer({
+const server = new TestProxy({
   name: 'fdlimit',
-  bind: '127.0.0.1:0',
-  maxConnections: 0,
-  clientIdleTimeoutMs: 0,
-  backendIdleTimeoutMs: 0,
   backendConnectionTimeoutMs: 2000,
-  access: null,
-  pool,
-  elector: new Elector(new RoundRobinBalancer()),
-  counters,
   log: pino({ level: 'error' }, pino.destination(2)),
 });
+const { pool, counters } = server;
+pool.setDiscovered([backendSpec('127.0.0.1', backendPort)]);
 await server.listen();
 process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`);
 const rl = createInterface({ input: process.stdin });

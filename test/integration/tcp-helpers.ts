@@ -1,18 +1,15 @@
 /** Shared helpers for the TCP data-path integration tests (loopback only, every handle tracked). */
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { Elector } from '../../src/balance/elector.js';
-import { RoundRobinBalancer } from '../../src/balance/roundrobin.js';
-import { backendSpec, ServerCounters, type BackendSpec } from '../../src/core/backend.js';
-import { silentLogger } from '../../src/core/log.js';
-import { BackendPool } from '../../src/control/backend-pool.js';
-import { TcpServer, type TcpServerOptions } from '../../src/data/tcp-server.js';
+import { backendSpec, type BackendSpec, type ServerCounters } from '../../src/core/backend.js';
+import type { BackendPool } from '../../src/control/backend-pool.js';
+import { TestProxy, type TestProxyOptions } from '../helpers/proxy.js';
 
 /** Tracks servers and sockets created by a test so they can all be closed at the end. */
 export class Handles {
   private readonly servers: Server[] = [];
   private readonly sockets: Socket[] = [];
-  private readonly tcp: TcpServer[] = [];
+  private readonly tcp: TestProxy[] = [];
 
   server(s: Server): Server {
     this.servers.push(s);
@@ -25,7 +22,7 @@ export class Handles {
     return s;
   }
 
-  tcpServer(s: TcpServer): TcpServer {
+  tcpServer(s: TestProxy): TestProxy {
     this.tcp.push(s);
     return s;
   }
@@ -64,7 +61,7 @@ export async function closedPort(): Promise<number> {
 }
 
 export interface Setup {
-  server: TcpServer;
+  server: TestProxy;
   pool: BackendPool;
   counters: ServerCounters;
   port: number;
@@ -73,29 +70,12 @@ export interface Setup {
 export async function startProxy(
   h: Handles,
   specs: BackendSpec[],
-  opts: Partial<TcpServerOptions> = {},
+  opts: Partial<TestProxyOptions> = {},
 ): Promise<Setup> {
-  const pool = new BackendPool({ initialLive: true });
-  pool.setDiscovered(specs);
-  const counters = new ServerCounters();
-  const server = h.tcpServer(
-    new TcpServer({
-      name: 'test',
-      bind: '127.0.0.1:0',
-      maxConnections: 0,
-      clientIdleTimeoutMs: 0,
-      backendIdleTimeoutMs: 0,
-      backendConnectionTimeoutMs: 0,
-      access: null,
-      pool,
-      elector: new Elector(new RoundRobinBalancer()),
-      counters,
-      log: silentLogger,
-      ...opts,
-    }),
-  );
+  const server = h.tcpServer(new TestProxy(opts));
+  server.pool.setDiscovered(specs);
   await server.listen();
-  return { server, pool, counters, port: server.address().port };
+  return { server, pool: server.pool, counters: server.counters, port: server.address().port };
 }
 
 export function spec(port: number, extra?: Partial<BackendSpec>): BackendSpec {

@@ -7,7 +7,6 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { BackendPool } from '../../src/control/backend-pool.js';
 import { backendSpec, type Backend } from '../../src/core/backend.js';
-import { compileAccess } from '../../src/data/access.js';
 import {
   Handles, closedPort, closedWithin, connectClient, echoHandler, readAll, spec, startBackend, startProxy, waitFor,
 } from './tcp-helpers.js';
@@ -99,7 +98,7 @@ test('per-backend max_connections: the election refuses the excess', { timeout: 
 
 test('access deny: closed at once, no backend dial, active back to 0', { timeout: 10_000 }, () => withHandles(async (h) => {
   const be = await countingBackend(h);
-  const access = compileAccess({ default: 'allow', rules: ['deny 127.0.0.0/8'] }, 'servers.test.access');
+  const access = { default: 'allow', rules: ['deny 127.0.0.0/8'] };
   const { pool, counters, port } = await startProxy(h, [spec(be.port)], { access });
   const c = await connectClient(h, port);
   const got = readAll(c);
@@ -111,7 +110,7 @@ test('access deny: closed at once, no backend dial, active back to 0', { timeout
   assert.equal(pool.eligible[0]?.total, 0);
   assert.equal(pool.eligible[0]?.active, 0);
   // An allowing rule lets it through.
-  const allow = compileAccess({ default: 'deny', rules: ['allow 127.0.0.1'] }, 'servers.test.access');
+  const allow = { default: 'deny', rules: ['allow 127.0.0.1'] };
   const p2 = await startProxy(h, [spec(be.port)], { access: allow });
   assert.equal(await roundTrip(h, p2.port, 'in'), 'in');
 }));
@@ -337,12 +336,12 @@ test('IPv6 literal bind ([::1]:0) when the host has IPv6', { timeout: 10_000 }, 
 
 test('access on a dual-stack listener: IPv4 clients (seen as ::ffff:a.b.c.d) match IPv4 rules', { timeout: 10_000 }, () => withHandles(async (h) => {
   const be = await countingBackend(h);
-  const deny = compileAccess({ default: 'allow', rules: ['deny 127.0.0.1'] }, 'servers.test.access');
+  const deny = { default: 'allow', rules: ['deny 127.0.0.1'] };
   const denied = await startProxy(h, [spec(be.port)], { bind: ':0', access: deny });
   const c = await connectClient(h, denied.port, '127.0.0.1');
   await closedWithin(c, 2000);
   assert.equal(be.conns(), 0);
-  const allow = compileAccess({ default: 'deny', rules: ['allow 127.0.0.0/8'] }, 'servers.test.access');
+  const allow = { default: 'deny', rules: ['allow 127.0.0.0/8'] };
   const allowed = await startProxy(h, [spec(be.port)], { bind: ':0', access: allow });
   assert.equal(await roundTrip(h, allowed.port, 'mapped', '127.0.0.1'), 'mapped');
   assert.equal(be.conns(), 1);
@@ -356,15 +355,15 @@ test('backend given by host name (localhost) is dialed', { timeout: 10_000 }, ()
   assert.equal(pool.eligible[0]?.refused, 0);
 }));
 
-test('an elector that throws is a failed election, not a crash', { timeout: 10_000 }, () => withHandles(async (h) => {
+test('a balancer that throws is a failed election, not a crash', { timeout: 10_000 }, () => withHandles(async (h) => {
   const be = await startBackend(h, echoHandler);
   let calls = 0;
   const { counters, port, pool } = await startProxy(h, [spec(be.port)], {
-    elector: {
-      elect: (_ctx, eligible) => {
+    balancer: {
+      pick: (_ctx, candidates) => {
         calls++;
         if (calls === 1) throw new Error('boom');
-        return eligible[0] ?? 'none';
+        return candidates[0];
       },
     },
   });
@@ -375,15 +374,15 @@ test('an elector that throws is a failed election, not a crash', { timeout: 10_0
   assert.equal(pool.eligible[0]?.total, 1);
 }));
 
-test('the elector sees the client address as Node reports it', { timeout: 10_000 }, () => withHandles(async (h) => {
+test('the balancer sees the client address as Node reports it', { timeout: 10_000 }, () => withHandles(async (h) => {
   const be = await startBackend(h, echoHandler);
   const seen: string[] = [];
   const { port } = await startProxy(h, [spec(be.port)], {
     bind: ':0',
-    elector: {
-      elect: (ctx, eligible) => {
+    balancer: {
+      pick: (ctx, candidates) => {
         seen.push(`${ctx.clientIp} ${ctx.clientPort} ${JSON.stringify(ctx.sni)}`);
-        return eligible[0] ?? 'none';
+        return candidates[0];
       },
     },
   });

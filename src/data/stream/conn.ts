@@ -1,0 +1,207 @@
+/**
+ * The state of one proxied stream connection, shared by every stage, and the teardown rules
+ * (DESIGN rule 6): every error or close destroys both sides once, FIN is propagated (half-close,
+ * D2), and `finish()` — the only caller of the lease release — runs exactly once, when both
+ * sockets are closed (or at once when a stage fails before any backend socket exists).
+ *
+ * One small object per connection; the socket event handlers are module-level functions that
+ * find their connection through a symbol on the socket (no per-connection closures).
+ */
+import type { Socket } from 'node:net';
+import type { PickContext } from '../../balance/types.js';
+import type { SnapshotBackend } from '../../core/snapshot.js';
+import type { ServerRuntime } from '../runtime.js';
+import { errorMessage } from '../../core/errors.js';
+import { releaseLease, type LeaseHolder } from './lease.js';
+import { READ_BUFFER_BYTES, returnBuffer, takeBuffer } from './buffers.js';
+
+export const kConn = Symbol('tsbetween.stream.connection');
+export interface TaggedSocket extends Socket {
+  [kConn]: StreamConn;
+}
+
+// Flags.
+export const CONNECTED = 2;
+export const CLIENT_EOF = 4;
+export const BACKEND_EOF = 8;
+export const CLIENT_CLOSED = 16;
+export const BACKEND_CLOSED = 32;
+export const DIAL_FAILED = 64;
+export const DONE = 128;
+export const FAILED = 256;
+
+/** A pipeline step as the connection sees it (the contract is ./stage.ts). */
+export interface StepLike {
+  run(conn: StreamConn): boolean;
+}
+
+export class StreamConn implements PickContext, LeaseHolder {
+  /** SNI hostname (set by a peek stage), '' when none. */
+  sni = '';
+  flags = 0;
+  admitted = false;
+  /** Index of the next stage to run. */
+  step = 0;
+  upstream: TaggedSocket | null = null;
+  backend: SnapshotBackend | null = null;
+  /** Slot reserved in the active table (-1: none). */
+  slot = -1;
+  timer: NodeJS.Timeout | null = null;
+  /** Last progress client -> backend: a read from the client, or the backend draining. */
+  lastClientRead = 0;
+  /** Last progress backend -> client: a read from the backend, or the client draining. */
+  lastBackendRead = 0;
+  /** Bytes still queued towards both peers at the previous flush check (after both FINs). */
+  flushPending = -1;
+  /** Last flush progress after both FINs. */
+  lastFlush = 0;
+  /** Current backend read buffer, and whether a queued client write still references it. */
+  buf: Buffer | null = null;
+  bufBusy = false;
+
+  constructor(
+    readonly rt: ServerRuntime,
+    readonly stages: readonly StepLike[],
+    readonly client: TaggedSocket,
+  ) {
+    client[kConn] = this;
+  }
+
+  /**
+   * The client address as Node reports it (`::ffff:a.b.c.d` on dual-stack listeners). Read
+   * lazily: balancers that ignore it save a getpeername().
+   */
+  get clientIp(): string {
+    return this.client.remoteAddress ?? '';
+  }
+
+  get clientPort(): number {
+    return this.client.remotePort ?? 0;
+  }
+
+  /**
+   * Node asks for the buffer of the next backend read right after each read callback. The
+   * connection keeps reusing one buffer while the client takes every write synchronously; when
+   * a write stays queued (it still references the buffer), the next read gets a fresh buffer
+   * and the queued one is left to the write.
+   */
+  nextBuffer(): Buffer {
+    let b = this.buf;
+    if (b === null) {
+      b = takeBuffer();
+      this.buf = b;
+    } else if (this.bufBusy) {
+      b = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+      this.buf = b;
+      this.bufBusy = false;
+    }
+    return b;
+  }
+
+  get failed(): boolean {
+    return (this.flags & FAILED) !== 0;
+  }
+
+  /**
+   * A stage failed: tear the pair down. Before a backend socket exists the connection is
+   * finished at once (so counters settle synchronously); otherwise when both sockets closed.
+   */
+  fail(): void {
+    this.flags |= FAILED;
+    const up = this.upstream;
+    this.client.destroy();
+    if (up === null) {
+      this.flags |= BACKEND_CLOSED | CLIENT_CLOSED;
+      this.finish();
+    } else {
+      up.destroy();
+    }
+  }
+
+  /** Tears the pair down now (errors, timeouts, server close). */
+  destroy(): void {
+    if (this.upstream === null) {
+      this.fail();
+      return;
+    }
+    this.upstream.destroy();
+    this.client.destroy();
+  }
+
+  /** Finishes once both sockets are closed. */
+  maybeFinish(): void {
+    const f = this.flags;
+    if ((f & DONE) !== 0 || (f & CLIENT_CLOSED) === 0 || (f & BACKEND_CLOSED) === 0) return;
+    this.finish();
+  }
+
+  private finish(): void {
+    if ((this.flags & DONE) !== 0) return;
+    this.flags |= DONE;
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const buf = this.buf;
+    if (buf !== null) {
+      this.buf = null;
+      if (!this.bufBusy) returnBuffer(buf);
+    }
+    releaseLease(this);
+    this.rt.untrack(this);
+  }
+}
+
+// ---- handlers for every phase (`this` is the emitting socket) ---------------------------------
+
+export function onClientError(this: TaggedSocket, err: Error): void {
+  const conn = this[kConn];
+  const log = conn.rt.log;
+  if (log.isLevelEnabled('debug')) log.debug(`client ${conn.clientIp}:${conn.clientPort}: ${err.message}`);
+  conn.upstream?.destroy();
+}
+
+/** A socket that closes after both of its directions completed normally. */
+function closedCleanly(s: Socket): boolean {
+  return s.readableEnded && s.writableFinished;
+}
+
+export function onClientClose(this: TaggedSocket): void {
+  const conn = this[kConn];
+  if ((conn.flags & DONE) !== 0) return;
+  conn.flags |= CLIENT_CLOSED;
+  const up = conn.upstream;
+  if (up === null) {
+    // Closed before any dial (e.g. while an async stage waited): nothing else to wait for.
+    conn.flags |= BACKEND_CLOSED;
+  } else if ((conn.flags & BACKEND_CLOSED) === 0 && !closedCleanly(this)) {
+    // A clean close means the backend already sent FIN and got ours: let it finish flushing.
+    up.destroy();
+  }
+  conn.maybeFinish();
+}
+
+export function onBackendClose(this: TaggedSocket): void {
+  const conn = this[kConn];
+  conn.flags |= BACKEND_CLOSED;
+  if ((conn.flags & CONNECTED) === 0) {
+    // Destroyed while dialing (timeout, server close) or failed without an error event.
+    if ((conn.flags & DIAL_FAILED) === 0 && (conn.flags & CLIENT_CLOSED) === 0) conn.client.destroy();
+  } else if ((conn.flags & CLIENT_CLOSED) === 0 && !closedCleanly(this)) {
+    conn.client.destroy();
+  }
+  conn.maybeFinish();
+}
+
+/** Dial error or connect timeout: refused++, both sockets destroyed, lease released on close. */
+export function dialFailed(conn: StreamConn, err: unknown): void {
+  if ((conn.flags & (DIAL_FAILED | CONNECTED)) !== 0) return;
+  conn.flags |= DIAL_FAILED;
+  const rt = conn.rt;
+  const b = conn.backend as SnapshotBackend;
+  rt.sink.refused(conn.slot);
+  rt.limitedLog(rt.dialLimiter, 'error', `Could not connect to backend ${b.host}:${b.port}: ${errorMessage(err)}`);
+  conn.upstream?.destroy();
+  conn.client.destroy();
+  conn.maybeFinish();
+}

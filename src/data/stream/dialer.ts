@@ -1,0 +1,35 @@
+/**
+ * Dialers: how the dial stage opens a backend connection. Plain TCP here; a TLS dialer
+ * (backends_tls) implements the same interface (readyEvent 'secureConnect'). The pipeline picks
+ * one per server when it starts (./pipeline.ts).
+ */
+import net, { type OnReadOpts, type Socket } from 'node:net';
+import type { SnapshotBackend } from '../../core/snapshot.js';
+
+export interface Dialer {
+  /** The event the socket emits once bytes may flow ('connect'; 'secureConnect' for TLS). */
+  readonly readyEvent: string;
+  /**
+   * Starts connecting to `b`; backend reads must go through `onread`. May throw synchronously
+   * (invalid address): the dial stage counts that as refused.
+   */
+  dial(b: SnapshotBackend, onread: OnReadOpts): Socket;
+}
+
+/** TCP keep-alive as Go sets it on dialed and accepted sockets (15 s). */
+export const KEEPALIVE_MS = 15_000;
+
+export const plainDialer: Dialer = {
+  readyEvent: 'connect',
+  dial(b: SnapshotBackend, onread: OnReadOpts): Socket {
+    return net.connect({
+      host: b.dialHost,
+      port: b.dialPort,
+      allowHalfOpen: true,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: KEEPALIVE_MS,
+      onread,
+    });
+  },
+};
