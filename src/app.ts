@@ -3,6 +3,7 @@
  * REST API, metrics, profiler) and wires them together.
  */
 import type { AddressInfo } from 'node:net';
+import type { WorkersSetting } from './args.js';
 import { startApi } from './api/server.js';
 import { startProfiler } from './api/profiler.js';
 import { createBalancerRegistry } from './balance/index.js';
@@ -11,10 +12,12 @@ import { validateRoot } from './config/prepare.js';
 import type { ConfigSource, ConfigWire, ServerWire } from './config/types.js';
 import { mathRandom, type Random } from './core/clock.js';
 import type { Logger } from './core/log.js';
+import type { DataPlanePort } from './core/port.js';
 import { ServerManager } from './control/server-manager.js';
 import { createDiscoveryRegistry } from './discovery/index.js';
 import { createHealthcheckRegistry } from './healthcheck/index.js';
 import { createMetrics, startMetricsServer } from './metrics/index.js';
+import { createDataPlane } from './workers/index.js';
 
 export interface AppOptions {
   readonly config: ConfigWire;
@@ -23,6 +26,13 @@ export interface AppOptions {
   readonly version: string;
   readonly startTime: Date;
   readonly random?: Random;
+  /**
+   * Data-plane workers (tsbetween-only). The CLI passes `--workers` / `TSBETWEEN_WORKERS` (default
+   * auto); callers of the API that do not ask get 1: the data plane in this thread.
+   */
+  readonly workers?: WorkersSetting;
+  /** How often worker threads report counters (tests); default 100 ms. */
+  readonly reportIntervalMs?: number;
 }
 
 export interface App {
@@ -30,6 +40,10 @@ export interface App {
   /** The REST API's address when enabled. */
   readonly apiAddress: AddressInfo | undefined;
   readonly metricsAddress: AddressInfo | undefined;
+  /** The data plane the manager drives (a ThreadedDataPlane when worker threads run). */
+  readonly dataPlane: DataPlanePort;
+  /** Data-plane worker threads running (0: the data plane runs in this thread). */
+  readonly workerThreads: number;
   /** Stops listeners (API, metrics, profiler, servers); connections get `graceMs` to finish. */
   close(graceMs: number): Promise<void>;
 }
@@ -47,18 +61,27 @@ export async function startApp(opts: AppOptions): Promise<App> {
     log.child({ name: 'services' }).warn('[acme] is accepted but not supported yet: no certificates will be requested');
   }
 
+  const balancers = createBalancerRegistry();
+  const random = opts.random ?? mathRandom;
+  const dataPlane = await createDataPlane({ workers: opts.workers ?? 1, log, balancers, random,
+    ...(opts.reportIntervalMs === undefined ? {} : { reportIntervalMs: opts.reportIntervalMs }) });
   const manager = new ServerManager({
     log,
     defaults: config.defaults,
-    balancers: createBalancerRegistry(),
+    balancers,
     discoveries: createDiscoveryRegistry(),
     healthchecks: createHealthcheckRegistry(),
-    random: opts.random ?? mathRandom,
+    random,
+    dataPlane: dataPlane.port,
   });
   const closables: Closable[] = [];
   const closeAll = async (graceMs: number): Promise<void> => {
     await Promise.allSettled(closables.splice(0).reverse().map((c) => c.close()));
-    await manager.shutdown(graceMs);
+    try {
+      await manager.shutdown(graceMs);
+    } finally {
+      await dataPlane.shutdown();
+    }
   };
 
   try {
@@ -115,7 +138,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
       log.child({ name: 'api' }).info('API disabled');
     }
 
-    return { manager, apiAddress, metricsAddress, close: closeAll };
+    return { manager, apiAddress, metricsAddress, dataPlane: dataPlane.port, workerThreads: dataPlane.threads, close: closeAll };
   } catch (err) {
     await closeAll(0);
     throw err;

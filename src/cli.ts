@@ -77,7 +77,7 @@ async function loadConfig(source: ConfigSource, opts: CliOptions) {
 async function main(): Promise<void> {
   let opts: CliOptions;
   try {
-    opts = parseArgs(argvFromEnv(process.argv.slice(2), process.env['GOBETWEEN']));
+    opts = parseArgs(argvFromEnv(process.argv.slice(2), process.env['GOBETWEEN']), { TSBETWEEN_WORKERS: process.env['TSBETWEEN_WORKERS'] });
   } catch (err) {
     if (err instanceof UsageError) {
       // GOBETWEEN env errors are fatal (exit 1) in GoBetween; other usage errors exit 2 (Q-28 fix).
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
 
   try {
-    app = await startApp({ config: decoded.config, source, log, version: VERSION, startTime: new Date() });
+    app = await startApp({ config: decoded.config, source, log, version: VERSION, startTime: new Date(), workers: opts.workers });
   } catch (err) {
     const text = describe(err);
     if (err instanceof ConfigError || err instanceof NotSupportedError || err instanceof StartError) {

@@ -24,6 +24,8 @@ export interface InProcessOptions {
   readonly log: Logger;
   /** The active table of a new server (default: in-process). */
   readonly activeTable?: (plan: ServerPlan) => ActiveTable;
+  /** Listen with SO_REUSEPORT (the worker threads of src/workers/ share each server's port). */
+  readonly reusePort?: boolean;
 }
 
 interface Running {
@@ -53,6 +55,7 @@ export class InProcessDataPlane implements DataPlanePort {
     elector.setSnapshot(snapshot);
     const log = this.opts.log.child({ name: 'server', server: plan.name });
     const rt = new ServerRuntime(plan, elector, table, load, sink, log);
+    rt.reusePort = this.opts.reusePort === true;
     const listener = await kind.open(rt);
     this.servers.set(plan.name, { rt, listener });
     return { address: listener.address, port: listener.port };

@@ -62,6 +62,8 @@ export class ServerRuntime {
   readonly acceptLimiter = new LogLimiter();
   /** True once the server stopped accepting (drain/close). */
   closing = false;
+  /** Listen with SO_REUSEPORT (set by the data plane of a worker thread). */
+  reusePort = false;
   private emptyWaiters: (() => void)[] = [];
 
   constructor(

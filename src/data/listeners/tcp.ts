@@ -39,7 +39,7 @@ export const tcpListener: ListenerKind = {
     });
     // No connection can arrive before the socket is bound; listen errors reject listenOn().
     srv.on('connection', (client: Socket) => acceptStream(rt, stages, client));
-    const addr = await listenOn(srv, target, { backlog: BACKLOG });
+    const addr = await listenOn(srv, target, { backlog: BACKLOG, reusePort: rt.reusePort });
     // Accept errors (EMFILE, ENFILE, ...) arrive here; the listener keeps accepting (D1).
     srv.on('error', (err: Error) => rt.limitedLog(rt.acceptLimiter, 'error', `accept error on ${rt.plan.bind}: ${err.message}`));
     let stopped: Promise<void> | null = null;
