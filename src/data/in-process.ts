@@ -43,6 +43,11 @@ export class InProcessDataPlane implements DataPlanePort {
     return this.servers.get(name)?.rt;
   }
 
+  /** Whether the server's listener reads accepted sockets through `onread` (tests, diagnostics). */
+  fastAccept(name: string): boolean | undefined {
+    return this.servers.get(name)?.listener.fastAccept;
+  }
+
   async start(plan: ServerPlan, snapshot: BackendSnapshot, sink: CounterSink): Promise<StartedServer> {
     if (this.servers.has(plan.name)) throw new StartError(`server ${plan.name} is already running`);
     const kind = listenerFor(plan.protocol);

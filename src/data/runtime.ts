@@ -55,6 +55,8 @@ export class ServerRuntime {
   readonly connectTimeout: number;
   /** After both FINs, how long a pair may make no flush progress before it is destroyed. */
   readonly flushLinger: number;
+  /** Whether reads must be time-stamped (only for idle timeouts). */
+  readonly stampReads: boolean;
   readonly conns = new Set<Closable>();
   readonly maxLimiter = new LogLimiter();
   readonly electLimiter = new LogLimiter();
@@ -81,6 +83,7 @@ export class ServerRuntime {
     this.connectTimeout = Math.max(0, plan.backendConnectionTimeoutMs);
     const longest = Math.max(this.clientIdle, this.backendIdle);
     this.flushLinger = longest > 0 ? longest : FLUSH_LINGER_MS;
+    this.stampReads = longest > 0;
   }
 
   /** A tracked connection ended (after its lease was released). */

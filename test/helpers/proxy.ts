@@ -85,6 +85,11 @@ export class TestProxy {
     return rt;
   }
 
+  /** Whether accepted sockets read through `onread` (the fast accept path). */
+  get fastAccept(): boolean {
+    return this.dp.fastAccept(this.plan.name) === true;
+  }
+
   get elector(): Elector {
     return this.runtime.elector;
   }

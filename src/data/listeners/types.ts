@@ -5,6 +5,8 @@ export interface OpenListener {
   /** The bound address. */
   readonly address: string;
   readonly port: number;
+  /** Whether accepted sockets read through `onread` (stream listeners; see ./fast-accept.ts). */
+  readonly fastAccept: boolean;
   /** Stops accepting; resolves when the listening socket is closed. */
   stop(): Promise<void>;
 }

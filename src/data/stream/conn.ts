@@ -13,7 +13,7 @@ import type { SnapshotBackend } from '../../core/snapshot.js';
 import type { ServerRuntime } from '../runtime.js';
 import { errorMessage } from '../../core/errors.js';
 import { releaseLease, type LeaseHolder } from './lease.js';
-import { READ_BUFFER_BYTES, returnBuffer, takeBuffer } from './buffers.js';
+import { nextBuffer, returnBuffer, takeSmall } from './buffers.js';
 
 export const kConn = Symbol('tsbetween.stream.connection');
 export interface TaggedSocket extends Socket {
@@ -29,6 +29,11 @@ export const BACKEND_CLOSED = 32;
 export const DIAL_FAILED = 64;
 export const DONE = 128;
 export const FAILED = 256;
+/** The client socket reads through `onread` (made by the listener's fast accept path). */
+export const CLIENT_ONREAD = 512;
+/** Reading paused until the other side drains. */
+export const CLIENT_PAUSED = 1024;
+export const BACKEND_PAUSED = 2048;
 
 /** A pipeline step as the connection sees it (the contract is ./stage.ts). */
 export interface StepLike {
@@ -55,16 +60,42 @@ export class StreamConn implements PickContext, LeaseHolder {
   flushPending = -1;
   /** Last flush progress after both FINs. */
   lastFlush = 0;
-  /** Current backend read buffer, and whether a queued client write still references it. */
-  buf: Buffer | null = null;
-  bufBusy = false;
+  /**
+   * Read buffers (see ./buffers.ts): the current one of each direction, the size of the last
+   * read into it, and whether a queued write still references it.
+   */
+  clientBuf: Buffer | null = null;
+  clientN = 0;
+  clientBusy = false;
+  backendBuf: Buffer | null = null;
+  backendN = 0;
+  backendBusy = false;
+  /** `onread` buffer sources: Node asks for the next buffer right after each read callback. */
+  readonly clientBuffer = (): Buffer => {
+    const b = this.clientBuf === null ? takeSmall() : nextBuffer(this.clientBuf, this.clientN, this.clientBusy);
+    this.clientBuf = b;
+    this.clientBusy = false;
+    return b;
+  };
+  readonly backendBuffer = (): Buffer => {
+    const b = this.backendBuf === null ? takeSmall() : nextBuffer(this.backendBuf, this.backendN, this.backendBusy);
+    this.backendBuf = b;
+    this.backendBusy = false;
+    return b;
+  };
+  client!: TaggedSocket;
 
   constructor(
     readonly rt: ServerRuntime,
     readonly stages: readonly StepLike[],
-    readonly client: TaggedSocket,
-  ) {
-    client[kConn] = this;
+  ) {}
+
+  /** Binds the accepted client socket (before the pipeline runs). */
+  attach(client: Socket, onread: boolean): void {
+    const c = client as TaggedSocket;
+    c[kConn] = this;
+    this.client = c;
+    if (onread) this.flags |= CLIENT_ONREAD;
   }
 
   /**
@@ -77,25 +108,6 @@ export class StreamConn implements PickContext, LeaseHolder {
 
   get clientPort(): number {
     return this.client.remotePort ?? 0;
-  }
-
-  /**
-   * Node asks for the buffer of the next backend read right after each read callback. The
-   * connection keeps reusing one buffer while the client takes every write synchronously; when
-   * a write stays queued (it still references the buffer), the next read gets a fresh buffer
-   * and the queued one is left to the write.
-   */
-  nextBuffer(): Buffer {
-    let b = this.buf;
-    if (b === null) {
-      b = takeBuffer();
-      this.buf = b;
-    } else if (this.bufBusy) {
-      b = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
-      this.buf = b;
-      this.bufBusy = false;
-    }
-    return b;
   }
 
   get failed(): boolean {
@@ -142,11 +154,11 @@ export class StreamConn implements PickContext, LeaseHolder {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    const buf = this.buf;
-    if (buf !== null) {
-      this.buf = null;
-      if (!this.bufBusy) returnBuffer(buf);
-    }
+    // Both sockets are closed: the current buffers are not referenced by any queued write.
+    if (this.clientBuf !== null && !this.clientBusy) returnBuffer(this.clientBuf);
+    if (this.backendBuf !== null && !this.backendBusy) returnBuffer(this.backendBuf);
+    this.clientBuf = null;
+    this.backendBuf = null;
     releaseLease(this);
     this.rt.untrack(this);
   }

@@ -24,7 +24,7 @@ export function dialStage(dialer: Dialer): Stage {
       const b = conn.backend as SnapshotBackend;
       let up: TaggedSocket;
       try {
-        up = dialer.dial(b, { buffer: () => conn.nextBuffer(), callback: onBackendRead }) as TaggedSocket;
+        up = dialer.dial(b, { buffer: conn.backendBuffer, callback: onBackendRead }) as TaggedSocket;
       } catch (err) {
         // Synchronous failures (invalid host/port): counted as refused like any dial failure.
         conn.flags |= BACKEND_CLOSED;

@@ -3,11 +3,14 @@
  * exact byte counters (D3: counted as bytes are handed to the peer socket), backpressure, FIN
  * propagation (half-close, D2) and the per-direction idle timer (./timer.ts).
  *
- * Backend -> client: `onread` into the connection's reused buffer (set up by the dial stage).
- * Client -> backend: 'data' events.
+ * Reads: `onread` into the connection's own buffers (./buffers.ts) — always for the backend
+ * socket, and for the client socket when the listener made it (fast accept path); otherwise the
+ * client's 'data' events. Writes hand the read bytes to the other socket without copying.
+ * Backpressure: a side is paused only when its last write is still queued AND the stream asked
+ * for a drain; 'drain' resumes it. A write that completed at once costs no pause/resume.
  */
 import {
-  BACKEND_EOF, CLIENT_EOF, kConn, type StreamConn, type TaggedSocket,
+  BACKEND_EOF, BACKEND_PAUSED, CLIENT_EOF, CLIENT_ONREAD, CLIENT_PAUSED, kConn, type StreamConn, type TaggedSocket,
 } from './conn.js';
 import type { Stage } from './stage.js';
 import { armIdleTimer, bothEnded } from './timer.js';
@@ -18,49 +21,84 @@ export const forwardStage: Stage = {
     const up = conn.upstream as TaggedSocket;
     const client = conn.client;
     armIdleTimer(conn);
-    client.on('data', onClientData);
+    if ((conn.flags & CLIENT_ONREAD) === 0) client.on('data', onClientData);
     client.on('end', onClientEnd);
     client.on('drain', onClientDrain);
     up.on('end', onBackendEnd);
     up.on('drain', onBackendDrain);
-    // Flowing mode, so that 'end' is emitted (the data itself goes through onread).
+    // Flowing mode, so that 'end' is emitted (onread sockets deliver data to their callback).
     up.resume();
     client.resume();
     return true;
   },
 };
 
-/** One backend read (onread callback, `this` = the backend socket): count, forward, backpressure. */
+/** One backend read (onread callback, `this` = the backend socket). */
 export function onBackendRead(this: TaggedSocket, n: number, b: Uint8Array): boolean {
   const conn = this[kConn];
-  conn.lastBackendRead = Date.now();
-  conn.rt.sink.rx(conn.slot, n);
+  const rt = conn.rt;
+  if (rt.stampReads) conn.lastBackendRead = Date.now();
+  rt.sink.rx(conn.slot, n);
   const client = conn.client;
-  const flushed = client.write(b instanceof Buffer ? b.subarray(0, n) : Buffer.from(b.buffer, b.byteOffset, n));
-  if (client.writableLength !== 0) conn.bufBusy = true;
-  // Stop reading the backend until the client drains (onClientDrain resumes it).
-  if (!flushed) this.pause();
+  const flushed = client.write((b as Buffer).subarray(0, n));
+  conn.backendN = n;
+  if (client.writableLength !== 0) {
+    conn.backendBusy = true;
+    if (!flushed) {
+      conn.flags |= BACKEND_PAUSED;
+      this.pause();
+    }
+  }
   return true;
 }
 
+/** One client read (onread callback on the fast accept path, `this` = the client socket). */
+export function onClientRead(this: TaggedSocket, n: number, b: Uint8Array): boolean {
+  const conn = this[kConn];
+  const rt = conn.rt;
+  if (rt.stampReads) conn.lastClientRead = Date.now();
+  rt.sink.tx(conn.slot, n);
+  const up = conn.upstream as TaggedSocket;
+  const flushed = up.write((b as Buffer).subarray(0, n));
+  conn.clientN = n;
+  if (up.writableLength !== 0) {
+    conn.clientBusy = true;
+    if (!flushed) {
+      conn.flags |= CLIENT_PAUSED;
+      this.pause();
+    }
+  }
+  return true;
+}
+
+/** One client chunk ('data' event: the fallback when the client socket has no onread). */
 function onClientData(this: TaggedSocket, chunk: Buffer): void {
   const conn = this[kConn];
-  conn.lastClientRead = Date.now();
-  conn.rt.sink.tx(conn.slot, chunk.length);
-  if (!(conn.upstream as TaggedSocket).write(chunk)) this.pause();
+  const rt = conn.rt;
+  if (rt.stampReads) conn.lastClientRead = Date.now();
+  rt.sink.tx(conn.slot, chunk.length);
+  const up = conn.upstream as TaggedSocket;
+  if (!up.write(chunk) && up.writableLength !== 0) {
+    conn.flags |= CLIENT_PAUSED;
+    this.pause();
+  }
 }
 
 /** The backend drained: resume reading the client (forwarding progress for its idle timer). */
 function onBackendDrain(this: TaggedSocket): void {
   const conn = this[kConn];
-  conn.lastClientRead = Date.now();
+  if (conn.rt.stampReads) conn.lastClientRead = Date.now();
+  if ((conn.flags & CLIENT_PAUSED) === 0) return;
+  conn.flags &= ~CLIENT_PAUSED;
   conn.client.resume();
 }
 
 /** The client drained: resume reading the backend (forwarding progress for its idle timer). */
 function onClientDrain(this: TaggedSocket): void {
   const conn = this[kConn];
-  conn.lastBackendRead = Date.now();
+  if (conn.rt.stampReads) conn.lastBackendRead = Date.now();
+  if ((conn.flags & BACKEND_PAUSED) === 0) return;
+  conn.flags &= ~BACKEND_PAUSED;
   (conn.upstream as TaggedSocket).resume();
 }
 
