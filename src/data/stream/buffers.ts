@@ -12,7 +12,7 @@
 /** Read size of bulk transfers (chosen by measurement: see README, Benchmark). */
 export const BIG_BYTES = 64 * 1024;
 /** Read size of a connection until a read fills it. */
-export const SMALL_BYTES = 2 * 1024;
+export const SMALL_BYTES = 1024;
 const MAX_SPARE_BIG = 64;
 const MAX_SPARE_SMALL = 1024;
 const spareBig: Buffer[] = [];
