@@ -191,3 +191,27 @@ test('one lease per connection, released exactly once whatever fails', { timeout
     await h.closeAll();
   }
 });
+
+test('leastbandwidth elects over the rates the control plane publishes after a tick', async () => {
+  const dp = new InProcessDataPlane({ balancers: createBalancerRegistry(), random: seededRandom(1), log: silentLogger });
+  const pool = new BackendPool({ initialLive: true });
+  pool.setDiscovered([backendSpec('a', '1'), backendSpec('b', '1'), backendSpec('c', '1')]);
+  await dp.start({ ...plan, name: 'lbw', balance: 'leastbandwidth' }, pool.snapshot, new ServerTally(new ServerCounters(), pool));
+  try {
+    const rt = dp.runtime('lbw');
+    assert.ok(rt !== undefined);
+    const pick = (): string => {
+      const b = rt.elector.elect({ clientIp: '1.2.3.4', clientPort: 1, sni: '' });
+      return typeof b === 'string' ? b : b.key;
+    };
+    assert.equal(pick(), 'a:1', 'no rates yet: the first in key order');
+    const [a, b, c] = pool.all().sort((x, y) => (x.key < y.key ? -1 : 1));
+    assert.ok(a !== undefined && b !== undefined && c !== undefined);
+    dp.rates('lbw', [a.slot, b.slot, c.slot], [500, 20, 300]);
+    assert.equal(pick(), 'b:1');
+    dp.rates('lbw', [a.slot, c.slot], [5, 300]);
+    assert.equal(pick(), 'b:1', 'a slot left out of a report counts 0');
+  } finally {
+    await dp.close('lbw');
+  }
+});
