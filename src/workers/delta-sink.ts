@@ -137,3 +137,16 @@ export class DeltaSink implements CounterSink {
     this.size = n;
   }
 }
+
+/** Worker 0's sink: the control plane's own, plus a count of backend connections (diagnostics). */
+export class CountingSink implements CounterSink {
+  connections = 0;
+  constructor(private readonly to: CounterSink) {}
+  serverActive(delta: number): void { this.to.serverActive(delta); }
+  backendActive(slot: number, delta: number): void { this.to.backendActive(slot, delta); }
+  connected(slot: number): void { this.connections++; this.to.connected(slot); }
+  refused(slot: number): void { this.to.refused(slot); }
+  rx(slot: number, n: number): void { this.to.rx(slot, n); }
+  tx(slot: number, n: number): void { this.to.tx(slot, n); }
+  apply(d: CounterDeltas): void { this.to.apply(d); }
+}

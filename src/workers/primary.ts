@@ -13,8 +13,6 @@
  * - A worker that exits unexpectedly is restarted (after a short, growing delay) and given every
  *   running server again, on the same port.
  */
-import { Worker } from 'node:worker_threads';
-import { splitHostPort } from '../core/listen.js';
 import { StartError } from '../core/errors.js';
 import type { BalancerKind } from '../balance/types.js';
 import type { Random } from '../core/clock.js';
@@ -24,8 +22,11 @@ import type { DataPlanePort, StartedServer } from '../core/port.js';
 import type { Registry } from '../core/registry.js';
 import type { BackendSnapshot, CounterDeltas, CounterSink } from '../core/snapshot.js';
 import { InProcessDataPlane } from '../data/in-process.js';
-import type { ErrorData, FromWorker, ToWorker, WorkerInit } from './messages.js';
-import { SharedActiveTable, allocateShared, clearColumn, ensureRows } from './shared-active.js';
+import type { ToWorker } from './messages.js';
+import { withPort } from './bind.js';
+import { CountingSink } from './delta-sink.js';
+import { SharedActiveTable, allocateShared, clearColumn, ensureRows, maxSlot } from './shared-active.js';
+import { WorkerThread } from './thread.js';
 
 export interface ThreadedOptions {
   /** Workers in all: the main thread and `workers - 1` threads (at least 2). */
@@ -42,42 +43,6 @@ export interface ThreadedOptions {
   readonly entry?: URL;
 }
 
-interface Pending {
-  resolve(value: FromWorker): void;
-  reject(err: Error): void;
-}
-
-/** What a worker has reported as held (folded into the stats), per server. */
-interface Reported {
-  active: number;
-  readonly slots: Map<number, number>;
-}
-
-interface Thread {
-  readonly column: number;
-  worker: Worker | null;
-  ready: Promise<void>;
-  readonly pending: Map<number, Pending>;
-  readonly reported: Map<string, Reported>;
-  crashes: number;
-  lastStart: number;
-  /** Backend connections this column's threads have made (diagnostics, tests). */
-  connections: number;
-}
-
-/** Worker 0's sink: the control plane's own, plus a count of backend connections (diagnostics). */
-class CountingSink implements CounterSink {
-  connections = 0;
-  constructor(private readonly to: CounterSink) {}
-  serverActive(delta: number): void { this.to.serverActive(delta); }
-  backendActive(slot: number, delta: number): void { this.to.backendActive(slot, delta); }
-  connected(slot: number): void { this.connections++; this.to.connected(slot); }
-  refused(slot: number): void { this.to.refused(slot); }
-  rx(slot: number, n: number): void { this.to.rx(slot, n); }
-  tx(slot: number, n: number): void { this.to.tx(slot, n); }
-  apply(d: CounterDeltas): void { this.to.apply(d); }
-}
-
 interface ServerEntry {
   /** The plan with the real port (port 0 resolved by worker 0). */
   plan: ServerPlan;
@@ -90,48 +55,20 @@ interface ServerEntry {
   readonly on: Set<number>;
 }
 
-function defaultEntry(): URL {
-  return new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
-}
-
-function toError(e: ErrorData): Error {
-  if (e.kind === 'StartError') return new StartError(e.message);
-  const err = new Error(e.message);
-  err.name = e.kind;
-  return err;
-}
-
-/** `bind` with its port replaced (Go's host:port form; IPv6 literals in brackets). */
-export function withPort(bind: string, port: number): string {
-  const hp = splitHostPort(bind);
-  if (typeof hp === 'string') return bind;
-  const host = hp[0];
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-const MAX_RESTART_DELAY_MS = 5000;
-
 export class ThreadedDataPlane implements DataPlanePort {
   /** Columns 1..N-1. */
-  private readonly threads: Thread[] = [];
+  private readonly threads: WorkerThread[] = [];
   private readonly servers = new Map<string, ServerEntry>();
   /** Worker 0: the data plane in the main thread. */
   private readonly local: InProcessDataPlane;
   /** Backend connections of servers already stopped, worker 0 (connectionsPerWorker). */
   private localDone = 0;
   private readonly log: Logger;
-  private readonly entry: URL;
-  private readonly reportIntervalMs: number;
-  private readonly restartDelayMs: number;
-  private nextId = 1;
   private stopping = false;
   private readonly restartTimers = new Set<NodeJS.Timeout>();
 
   private constructor(private readonly opts: ThreadedOptions) {
     this.log = opts.log.child({ name: 'workers' });
-    this.entry = opts.entry ?? defaultEntry();
-    this.reportIntervalMs = opts.reportIntervalMs ?? 100;
-    this.restartDelayMs = opts.restartDelayMs ?? 100;
     this.local = new InProcessDataPlane({
       balancers: opts.balancers,
       random: opts.random,
@@ -149,11 +86,16 @@ export class ThreadedDataPlane implements DataPlanePort {
   static async create(opts: ThreadedOptions): Promise<ThreadedDataPlane> {
     if (opts.workers < 2) throw new Error('ThreadedDataPlane needs at least 2 workers');
     const dp = new ThreadedDataPlane(opts);
+    const entry = opts.entry ?? new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
     for (let i = 1; i < opts.workers; i++) {
-      const t: Thread = { column: i, worker: null, ready: Promise.resolve(), pending: new Map(), reported: new Map(),
-        crashes: 0, lastStart: 0, connections: 0 };
+      const t = new WorkerThread({
+        init: { column: i, columns: opts.workers, logLevel: opts.log.level, reportIntervalMs: opts.reportIntervalMs ?? 100 },
+        entry,
+        log: opts.log,
+        hooks: { counters: (_t, d) => dp.fold(d), exited: (th, code) => dp.onExit(th, code) },
+      });
       dp.threads.push(t);
-      dp.spawn(t);
+      t.spawn();
     }
     try {
       await Promise.all(dp.threads.map((t) => t.ready));
@@ -162,10 +104,6 @@ export class ThreadedDataPlane implements DataPlanePort {
       throw err;
     }
     return dp;
-  }
-
-  get workerCount(): number {
-    return this.opts.workers;
   }
 
   /** Thread ids of the running worker threads, workers 1..N-1 (tests and diagnostics). */
@@ -247,25 +185,22 @@ export class ThreadedDataPlane implements DataPlanePort {
     this.stopping = true;
     for (const t of this.restartTimers) clearTimeout(t);
     this.restartTimers.clear();
-    await Promise.all(this.threads.map(async (t) => {
-      const w = t.worker;
-      if (w !== null) await w.terminate();
-    }));
+    await Promise.all(this.threads.map((t) => t.terminate()));
   }
 
-  private thread(column: number): Thread {
+  private thread(column: number): WorkerThread {
     const t = this.threads[column - 1];
     if (t === undefined) throw new Error(`no worker ${column}`);
     return t;
   }
 
-  private async startOn(t: Thread, e: ServerEntry): Promise<StartedServer> {
+  private async startOn(t: WorkerThread, e: ServerEntry): Promise<StartedServer> {
     await t.ready;
     // Counted as running from the moment the start is posted: updates posted after it arrive
     // after it (one ordered channel), so the worker never misses a snapshot.
     e.on.add(t.column);
     try {
-      const reply = await this.request(t, (id) => ({ type: 'start', id, plan: e.plan, snapshot: e.snapshot,
+      const reply = await t.request((id) => ({ type: 'start', id, plan: e.plan, snapshot: e.snapshot,
         shared: e.shared, rates: e.rates, reusePort: true }));
       if (reply.type !== 'started') throw new Error(`worker ${t.column}: unexpected reply ${reply.type}`);
       return { address: reply.address, port: reply.port };
@@ -284,130 +219,43 @@ export class ThreadedDataPlane implements DataPlanePort {
       const t = this.thread(column);
       if (t.worker === null) return;
       try {
-        await this.request(t, (id) => (how === 'drain' ? { type: 'drain', id, name, graceMs } : { type: 'close', id, name }));
+        await t.request((id) => (how === 'drain' ? { type: 'drain', id, name, graceMs } : { type: 'close', id, name }));
       } catch {
         // the worker died meanwhile: its connections are gone and its leases were taken back
       }
     })]);
     this.localDone += e.local.connections;
     e.on.clear();
-    for (const t of this.threads) t.reported.delete(name);
+    for (const t of this.threads) t.forget(name);
   }
 
   private broadcast(e: ServerEntry, msg: ToWorker): void {
-    for (const column of e.on) this.threads[column - 1]?.worker?.postMessage(msg);
+    for (const column of e.on) this.threads[column - 1]?.post(msg);
   }
 
-  private request(t: Thread, build: (id: number) => ToWorker): Promise<FromWorker> {
-    const w = t.worker;
-    if (w === null) return Promise.reject(new StartError(`worker ${t.column} is not running`));
-    const id = this.nextId++;
-    return new Promise<FromWorker>((resolve, reject) => {
-      t.pending.set(id, { resolve, reject });
-      w.postMessage(build(id));
-    });
-  }
-
-  private spawn(t: Thread): void {
-    const init: WorkerInit = { column: t.column, columns: this.opts.workers,
-      logLevel: this.opts.log.level, reportIntervalMs: this.reportIntervalMs };
-    const w = new Worker(this.entry, { workerData: init, stdout: false, stderr: false });
-    t.worker = w;
-    t.lastStart = Date.now();
-    t.ready = new Promise<void>((resolve, reject) => {
-      const onMessage = (m: FromWorker): void => {
-        if (t.worker !== w) return;
-        if (m.type === 'ready') resolve();
-        else this.onMessage(t, m);
-      };
-      w.on('message', onMessage);
-      w.on('error', (err) => {
-        this.log.error(`worker ${t.column} failed: ${err.message}`);
-        reject(err);
-      });
-      w.once('exit', (code) => {
-        reject(new Error(`worker ${t.column} exited (code ${code}) before it was ready`));
-        if (t.worker === w) this.onExit(t, code);
-      });
-    });
-    // A rejection here is also seen by whoever awaits `ready`; never unhandled.
-    t.ready.catch(() => undefined);
-  }
-
-  private onMessage(t: Thread, m: FromWorker): void {
-    switch (m.type) {
-      case 'counters':
-        for (const d of m.deltas) this.fold(t, d);
-        return;
-      case 'log':
-        this.relog(t, m.line);
-        return;
-      case 'started':
-      case 'done': {
-        const p = t.pending.get(m.id);
-        t.pending.delete(m.id);
-        p?.resolve(m);
-        return;
-      }
-      case 'failed': {
-        const p = t.pending.get(m.id);
-        t.pending.delete(m.id);
-        p?.reject(toError(m.error));
-        return;
-      }
-      case 'ready':
-        return;
-    }
-  }
-
-  private fold(t: Thread, d: CounterDeltas): void {
+  /** Folds a thread's counter deltas into its server's stats; false when the server is gone. */
+  private fold(d: CounterDeltas): boolean {
     const e = this.servers.get(d.server);
-    if (e === undefined) return;
+    if (e === undefined) return false;
     e.sink.apply(d);
-    let r = t.reported.get(d.server);
-    if (r === undefined) {
-      r = { active: 0, slots: new Map() };
-      t.reported.set(d.server, r);
-    }
-    r.active += d.active;
-    for (let i = 0; i < d.slots.length; i++) {
-      t.connections += d.total[i] as number;
-      const a = d.backendActive[i] as number;
-      if (a === 0) continue;
-      const s = d.slots[i] as number;
-      const n = (r.slots.get(s) ?? 0) + a;
-      if (n === 0) r.slots.delete(s);
-      else r.slots.set(s, n);
-    }
+    return true;
   }
 
-  /** A worker thread is gone: release what it held, fail its requests, start a new one. */
-  private onExit(t: Thread, code: number): void {
-    t.worker = null;
-    const err = new StartError(`worker ${t.column} exited (code ${code})`);
-    for (const p of t.pending.values()) p.reject(err);
-    t.pending.clear();
+  /** A worker thread is gone: release what it held, then start a new one. */
+  private onExit(t: WorkerThread, code: number): void {
     for (const [name, e] of this.servers) {
       e.on.delete(t.column);
       clearColumn(e.shared, this.opts.workers, t.column);
-      const r = t.reported.get(name);
-      if (r !== undefined && (r.active !== 0 || r.slots.size > 0)) {
-        const slots = [...r.slots.keys()];
-        e.sink.apply({ server: name, active: -r.active, rx: 0, tx: 0, slots,
-          backendActive: slots.map((s) => -(r.slots.get(s) ?? 0)), total: slots.map(() => 0),
-          refused: slots.map(() => 0), backendRx: slots.map(() => 0), backendTx: slots.map(() => 0) });
-      }
+      const back = t.takeBack(name);
+      if (back !== null) e.sink.apply(back);
     }
-    t.reported.clear();
     if (this.stopping) return;
-    // Quick repeated crashes back off; a worker that ran a while restarts at once (after the first delay).
-    t.crashes = Date.now() - t.lastStart < 10_000 ? t.crashes + 1 : 0;
-    const delay = Math.min(this.restartDelayMs * 2 ** t.crashes, MAX_RESTART_DELAY_MS);
+    const delay = t.restartDelay(this.opts.restartDelayMs ?? 100);
     this.log.error(`worker ${t.column} exited (code ${code}); its connections were dropped; restarting in ${delay} ms`);
     const timer = setTimeout(() => {
       this.restartTimers.delete(timer);
       if (this.stopping) return;
-      this.spawn(t);
+      t.spawn();
       void this.resume(t);
     }, delay);
     timer.unref();
@@ -415,7 +263,7 @@ export class ThreadedDataPlane implements DataPlanePort {
   }
 
   /** Gives a restarted worker every running server again. */
-  private async resume(t: Thread): Promise<void> {
+  private async resume(t: WorkerThread): Promise<void> {
     try {
       await t.ready;
     } catch {
@@ -430,28 +278,4 @@ export class ThreadedDataPlane implements DataPlanePort {
     }
     this.log.info(`worker ${t.column} restarted`);
   }
-
-  private relog(t: Thread, line: string): void {
-    let rec: Record<string, unknown>;
-    try {
-      rec = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      return;
-    }
-    const { level, msg, time: _time, ...rest } = rec;
-    const text = typeof msg === 'string' ? msg : '';
-    const fields = { ...rest, worker: t.column };
-    if (typeof level !== 'number') return;
-    if (level >= 50) this.opts.log.error(fields, text);
-    else if (level >= 40) this.opts.log.warn(fields, text);
-    else if (level >= 30) this.opts.log.info(fields, text);
-    else if (level >= 20) this.opts.log.debug(fields, text);
-    else this.opts.log.trace(fields, text);
-  }
-}
-
-function maxSlot(s: BackendSnapshot): number {
-  let m = -1;
-  for (const b of s.backends) if (b.slot > m) m = b.slot;
-  return m;
 }

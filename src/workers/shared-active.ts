@@ -16,7 +16,7 @@
  *   has growable SharedArrayBuffers); a slot beyond the rows would be counted in its worker only
  *   (`overflow`), which does not happen while `ensureRows` runs before each snapshot is posted.
  */
-import type { ActiveTable } from '../core/snapshot.js';
+import type { ActiveTable, BackendSnapshot } from '../core/snapshot.js';
 
 /** Rows allocated at first; more are added (growable buffer) when a snapshot needs them. */
 const INITIAL_ROWS = 64;
@@ -163,4 +163,11 @@ export class SharedActiveTable implements ActiveTable {
     for (let i = 0; i < this.columns; i++) s += Atomics.load(view, base + i);
     return s;
   }
+}
+
+/** The highest backend slot of a snapshot (-1 when empty): rows must reach it. */
+export function maxSlot(s: BackendSnapshot): number {
+  let m = -1;
+  for (const b of s.backends) if (b.slot > m) m = b.slot;
+  return m;
 }

@@ -1,7 +1,7 @@
 /** Pure parts of the multi-core port (src/workers/primary.ts). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { withPort } from '../../src/workers/primary.js';
+import { withPort } from '../../src/workers/bind.js';
 
 test('the port worker 0 bound replaces port 0 in the bind the threads use', () => {
   assert.equal(withPort('127.0.0.1:0', 41000), '127.0.0.1:41000');
