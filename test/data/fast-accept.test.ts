@@ -5,7 +5,9 @@
  * slow readers on either side (a queued write keeps its buffer; the next read gets another).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import { CLIENT_ONREAD, type StreamConn } from '../../src/data/stream/conn.js';
@@ -83,6 +85,31 @@ test('fallback (TSBETWEEN_FAST_ACCEPT=0): Node sockets and data events, same byt
     assert.equal(fast, false);
     assert.ok(conn !== undefined);
     assert.equal(conn.flags & CLIENT_ONREAD, 0);
+  } finally {
+    await h.closeAll();
+  }
+});
+
+test('accepted sockets have TCP keep-alive (set once on the listener, inherited on Linux)', { timeout: 20_000 }, async (t) => {
+  const ss = ['/usr/bin/ss', '/bin/ss', '/usr/sbin/ss', '/sbin/ss'].find((p) => existsSync(p));
+  if (ss === undefined) {
+    t.skip('ss (iproute2) not installed');
+    return;
+  }
+  const h = new Handles();
+  try {
+    const be = await startBackend(h, (s) => s.on('error', () => undefined));
+    const { server, counters, port } = await startProxy(h, [spec(be.port)]);
+    assert.equal(server.fastAccept, true);
+    const c = await connectClient(h, port);
+    await waitFor(() => counters.active === 1 && server.runtime.conns.size === 1, 5000, 'connection held');
+    let out = '';
+    await waitFor(() => {
+      out = execFileSync(ss, ['-tno', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' });
+      return out.includes(':' + String(c.localPort));
+    }, 5000, 'ss shows the accepted socket');
+    const line = out.split('\n').find((l) => l.includes(':' + String(c.localPort))) ?? '';
+    assert.match(line, /timer:\(keepalive,1[0-5]sec/, line);
   } finally {
     await h.closeAll();
   }

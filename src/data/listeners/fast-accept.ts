@@ -23,6 +23,8 @@ export interface AcceptedHandle {
 
 interface ListeningHandle {
   onconnection: unknown;
+  setNoDelay?(on: boolean): number;
+  setKeepAlive?(on: boolean, delaySeconds: number): number;
 }
 
 interface HandleSocketOptions {
@@ -46,6 +48,10 @@ export function fastAcceptUnavailable(srv: Server): string | null {
 /**
  * Replaces the listener's accept callback. `onHandle` gets every accepted handle (TCP_NODELAY
  * and keep-alive already set); accept errors go to `onError` with Go's `accept` wording.
+ *
+ * On Linux accepted sockets inherit TCP_NODELAY and the keep-alive settings (SO_KEEPALIVE,
+ * TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT) of the listening socket, so they are set once on the
+ * listener instead of with two to five setsockopt calls per connection.
  */
 export function installFastAccept(
   srv: Server,
@@ -54,14 +60,19 @@ export function installFastAccept(
   onError: (err: Error) => void,
 ): void {
   const h = (srv as unknown as { _handle: ListeningHandle })._handle;
+  const inherited = process.platform === 'linux'
+    && h.setNoDelay?.(true) === 0
+    && h.setKeepAlive?.(true, keepAliveSeconds) === 0;
   h.onconnection = (status: number, handle: AcceptedHandle | undefined): void => {
     if (status !== 0 || handle === undefined) {
       const err = new Error(`accept: ${status < 0 ? getSystemErrorName(status) : String(status)}`);
       onError(err);
       return;
     }
-    handle.setNoDelay?.(true);
-    handle.setKeepAlive?.(true, keepAliveSeconds);
+    if (!inherited) {
+      handle.setNoDelay?.(true);
+      handle.setKeepAlive?.(true, keepAliveSeconds);
+    }
     onHandle(handle);
   };
 }

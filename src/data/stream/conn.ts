@@ -34,6 +34,9 @@ export const CLIENT_ONREAD = 512;
 /** Reading paused until the other side drains. */
 export const CLIENT_PAUSED = 1024;
 export const BACKEND_PAUSED = 2048;
+/** A 'drain' handler is on the client / backend socket (added at the first pause). */
+export const CLIENT_DRAIN_HOOKED = 4096;
+export const BACKEND_DRAIN_HOOKED = 8192;
 
 /** A pipeline step as the connection sees it (the contract is ./stage.ts). */
 export interface StepLike {

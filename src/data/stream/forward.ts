@@ -10,7 +10,8 @@
  * for a drain; 'drain' resumes it. A write that completed at once costs no pause/resume.
  */
 import {
-  BACKEND_EOF, BACKEND_PAUSED, CLIENT_EOF, CLIENT_ONREAD, CLIENT_PAUSED, kConn, type StreamConn, type TaggedSocket,
+  BACKEND_DRAIN_HOOKED, BACKEND_EOF, BACKEND_PAUSED, CLIENT_DRAIN_HOOKED, CLIENT_EOF, CLIENT_ONREAD, CLIENT_PAUSED, kConn,
+  type StreamConn, type TaggedSocket,
 } from './conn.js';
 import type { Stage } from './stage.js';
 import { armIdleTimer, bothEnded } from './timer.js';
@@ -23,9 +24,8 @@ export const forwardStage: Stage = {
     armIdleTimer(conn);
     if ((conn.flags & CLIENT_ONREAD) === 0) client.on('data', onClientData);
     client.on('end', onClientEnd);
-    client.on('drain', onClientDrain);
     up.on('end', onBackendEnd);
-    up.on('drain', onBackendDrain);
+    // 'drain' handlers are added at the first pause (most connections never need them).
     // Flowing mode, so that 'end' is emitted (onread sockets deliver data to their callback).
     up.resume();
     client.resume();
@@ -44,10 +44,7 @@ export function onBackendRead(this: TaggedSocket, n: number, b: Uint8Array): boo
   conn.backendN = n;
   if (client.writableLength !== 0) {
     conn.backendBusy = true;
-    if (!flushed) {
-      conn.flags |= BACKEND_PAUSED;
-      this.pause();
-    }
+    if (!flushed) pauseBackend(conn, this);
   }
   return true;
 }
@@ -63,10 +60,7 @@ export function onClientRead(this: TaggedSocket, n: number, b: Uint8Array): bool
   conn.clientN = n;
   if (up.writableLength !== 0) {
     conn.clientBusy = true;
-    if (!flushed) {
-      conn.flags |= CLIENT_PAUSED;
-      this.pause();
-    }
+    if (!flushed) pauseClient(conn, this);
   }
   return true;
 }
@@ -78,10 +72,27 @@ function onClientData(this: TaggedSocket, chunk: Buffer): void {
   if (rt.stampReads) conn.lastClientRead = Date.now();
   rt.sink.tx(conn.slot, chunk.length);
   const up = conn.upstream as TaggedSocket;
-  if (!up.write(chunk) && up.writableLength !== 0) {
-    conn.flags |= CLIENT_PAUSED;
-    this.pause();
+  if (!up.write(chunk) && up.writableLength !== 0) pauseClient(conn, this);
+}
+
+/** Stops reading the client until the backend drains. */
+function pauseClient(conn: StreamConn, client: TaggedSocket): void {
+  if ((conn.flags & BACKEND_DRAIN_HOOKED) === 0) {
+    conn.flags |= BACKEND_DRAIN_HOOKED;
+    (conn.upstream as TaggedSocket).on('drain', onBackendDrain);
   }
+  conn.flags |= CLIENT_PAUSED;
+  client.pause();
+}
+
+/** Stops reading the backend until the client drains. */
+function pauseBackend(conn: StreamConn, up: TaggedSocket): void {
+  if ((conn.flags & CLIENT_DRAIN_HOOKED) === 0) {
+    conn.flags |= CLIENT_DRAIN_HOOKED;
+    conn.client.on('drain', onClientDrain);
+  }
+  conn.flags |= BACKEND_PAUSED;
+  up.pause();
 }
 
 /** The backend drained: resume reading the client (forwarding progress for its idle timer). */
