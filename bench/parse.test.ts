@@ -6,9 +6,9 @@ import {
   parseAutocannonJson, parseEnvPairs, parseIperfJson, parseProcStat, parseVmRssKb, parseWrk, parseWrkDuration,
 } from './parse.js';
 import { listeningPorts } from './procs.js';
-import { formatTable, median, medianOf, ratio, summarise, TESTS } from './report.js';
+import { cpuMicros, formatTable, median, medianOf, ratio, summarise, TESTS } from './report.js';
 import type { Sample } from './report.js';
-import { haproxyCfg, tsbetweenToml } from './configs.js';
+import { findStreamModule, gobetweenToml, haproxyCfg, nginxConf, parseWorkersList } from './configs.js';
 
 // Captured from wrk 4.1.0 against bench/http-backend.ts on this box.
 const WRK_KA = `Running 2s test @ http://127.0.0.1:25080/
@@ -149,37 +149,103 @@ function sample(partial: Partial<Sample> & Pick<Sample, 'test' | 'target'>): Sam
   };
 }
 
-test('summary: medians skip failed rounds, ratios against direct and haproxy', () => {
+test('summary: medians skip failed rounds; ratios of every tsbetween column against direct and each balancer', () => {
   const samples: Sample[] = [
     sample({ test: 'http_ka', target: 'direct', rps: 100_000, p50Ms: 0.2, p99Ms: 0.5 }),
-    sample({ test: 'http_ka', target: 'tsbetween', rps: 50_000, p50Ms: 0.9, p99Ms: 2, lbCpuPct: 100,
+    sample({ test: 'http_ka', target: 'tsbetween w1', rps: 50_000, p50Ms: 0.9, p99Ms: 2, lbCpuPct: 100,
       lbUserPct: 40, lbSysPct: 60, lbPeakRssMb: 80 }),
-    sample({ test: 'http_ka', target: 'tsbetween', round: 2, error: 'boom' }),
+    sample({ test: 'http_ka', target: 'tsbetween w1', round: 2, error: 'boom' }),
+    sample({ test: 'http_ka', target: 'tsbetween w2', rps: 75_000, p50Ms: 0.7, p99Ms: 1.4, lbCpuPct: 150 }),
     sample({ test: 'http_ka', target: 'haproxy', rps: 62_500, p50Ms: 0.5, p99Ms: 1.4, lbCpuPct: 85 }),
+    sample({ test: 'http_ka', target: 'gobetween', rps: 25_000, p50Ms: 2, p99Ms: 7, lbCpuPct: 100 }),
   ];
-  assert.equal(medianOf(samples, 'http_ka', 'tsbetween', 'rps'), 50_000);
+  assert.equal(medianOf(samples, 'http_ka', 'tsbetween w1', 'rps'), 50_000);
   const http = TESTS.filter((t) => t.id === 'http_ka');
-  const s = summarise(samples, http, ['direct', 'tsbetween', 'haproxy']);
+  const s = summarise(samples, http, [
+    { name: 'direct', role: 'direct' }, { name: 'tsbetween w1', role: 'tsbetween' },
+    { name: 'tsbetween w2', role: 'tsbetween' }, { name: 'haproxy', role: 'reference' },
+    { name: 'gobetween', role: 'reference' },
+  ], { 'tsbetween w1': { rssMb: 55.4, cpuPct: 0.1 } });
   const rateRow = s.comparison.split('\n').find((l) => l.includes('HTTP keep-alive (req/s)')) ?? '';
-  assert.match(rateRow, /100,000 \| +50,000 \| +62,500 \| +0\.50 \| +0\.80 \|$/);
-  assert.match(s.resources, /100 \(40\/60\)/);
-  assert.match(s.resources, /50,000 req\/s/);
-  assert.deepEqual(s.problems, ['http_ka / tsbetween (round 2): boom']);
+  assert.match(rateRow, /100,000 \| +50,000 \| +75,000 \| +62,500 \| +25,000 \|$/);
+  const ratioLines = s.ratios.split('\n');
+  assert.match(ratioLines[0] ?? '', /÷ direct \| ÷ haproxy \| ÷ gobetween \|$/);
+  const w1 = ratioLines.find((l) => l.includes('(req/s) · tsbetween w1')) ?? '';
+  assert.match(w1, /0\.50 \| +0\.80 \| +2\.00 \|$/);
+  const w2 = ratioLines.find((l) => l.includes('(req/s) · tsbetween w2')) ?? '';
+  assert.match(w2, /0\.75 \| +1\.20 \| +3\.00 \|$/);
+  const p99 = ratioLines.find((l) => l.includes('p99 (lower is better) · tsbetween w1')) ?? '';
+  assert.match(p99, /4\.00 \| +1\.43 \| +0\.29 \|$/);
+  // Resources: one row per balancer; 100% CPU at 50,000 req/s is 20 µs per request.
+  const res = s.resources.split('\n');
+  assert.match(res[0] ?? '', /balancer +\| idle RSS MB \| peak RSS MB \| http_ka CPU% \(usr\/sys\) \| http_ka CPU µs\/req \|/);
+  assert.match(res.find((l) => l.startsWith('| tsbetween w1')) ?? '', /\| +55 \| +80 \| +100 \(40\/60\) \| +20 \|$/);
+  assert.match(res.find((l) => l.startsWith('| tsbetween w2')) ?? '', /\| +– \| +– \| +150 \(–\/–\) \| +20 \|$/);
+  assert.ok(!res.some((l) => l.startsWith('| direct')));
+  assert.deepEqual(s.problems, ['http_ka / tsbetween w1 (round 2): boom']);
 });
 
-test('configs: both balancers point at the same backends', () => {
-  const ports = { httpBackends: [18080, 18081] as const, iperfBackend: 15201, tsbetweenHttp: 23080,
-    tsbetweenIperf: 23201, haproxyHttp: 20080, haproxyIperf: 20201, altHttp: 24080, altIperf: 24201 };
-  const toml = tsbetweenToml(ports);
+test('summary without another balancer has no ratio table', () => {
+  const s = summarise([sample({ test: 'http_ka', target: 'tsbetween', rps: 1 })], TESTS.filter((t) => t.id === 'http_ka'),
+    [{ name: 'tsbetween', role: 'tsbetween' }]);
+  assert.equal(s.ratios, '');
+});
+
+test('CPU per unit of work: per connection / request for HTTP, per GiB for iperf3', () => {
+  // 120% CPU at 8,000 new connections/s = 150 µs per proxied connection.
+  assert.equal(cpuMicros(sample({ test: 'http_close', target: 't', rps: 8000, lbCpuPct: 120 }), 'http'), 150);
+  // 8 Gbit/s = 0.931 GiB/s; 100% CPU -> 1,073,741.824 µs per GiB.
+  const perGib = cpuMicros(sample({ test: 'iperf1', target: 't', gbps: 8, lbCpuPct: 100 }), 'iperf');
+  assert.ok(perGib !== null && Math.abs(perGib - 1_073_741.824) < 0.01);
+  assert.equal(cpuMicros(sample({ test: 'iperf1', target: 't', gbps: 8 }), 'iperf'), null);
+  assert.equal(cpuMicros(sample({ test: 'iperf1', target: 't', gbps: 0, lbCpuPct: 50 }), 'iperf'), null);
+  assert.equal(cpuMicros(sample({ test: 'http_ka', target: 't', rps: 10, lbCpuPct: 50, error: 'x' }), 'http'), null);
+});
+
+const LISTEN = { http: 23080, iperf: 23201 };
+const BACKENDS = { http: [18080, 18081] as const, iperf: 15201 };
+
+test('configs: every balancer points at the same backends', () => {
+  const toml = gobetweenToml(LISTEN, BACKENDS);
   assert.match(toml, /bind = "127\.0\.0\.1:23080"/);
+  assert.match(toml, /bind = "127\.0\.0\.1:23201"/);
   assert.match(toml, /static_list = \["127\.0\.0\.1:18080", "127\.0\.0\.1:18081"\]/);
   assert.match(toml, /static_list = \["127\.0\.0\.1:15201"\]/);
-  assert.match(tsbetweenToml(ports, true), /bind = "127\.0\.0\.1:24201"/);
-  const cfg = haproxyCfg(ports);
+  const cfg = haproxyCfg({ http: 20080, iperf: 20201 }, BACKENDS);
   assert.match(cfg, /nbthread 1/);
   assert.match(cfg, /mode tcp/);
   assert.match(cfg, /balance roundrobin/);
   assert.match(cfg, /bind 127\.0\.0\.1:20201\n {2}server s1 127\.0\.0\.1:15201/);
+  const ng = nginxConf({ http: 22080, iperf: 22201 }, BACKENDS,
+    { streamModule: '/usr/lib/nginx/modules/ngx_stream_module.so', prefix: '/tmp/x' });
+  assert.match(ng, /^load_module \/usr\/lib\/nginx\/modules\/ngx_stream_module\.so;$/m);
+  assert.match(ng, /^daemon off;$/m);
+  assert.match(ng, /^worker_processes 1;$/m);
+  assert.match(ng, /^pid \/tmp\/x\/nginx\.pid;$/m);
+  assert.match(ng, /upstream http_be \{\n {4}server 127\.0\.0\.1:18080;\n {4}server 127\.0\.0\.1:18081;/);
+  assert.match(ng, /listen 127\.0\.0\.1:22080 backlog=4096; proxy_pass http_be;/);
+  assert.match(ng, /listen 127\.0\.0\.1:22201 backlog=4096; proxy_pass 127\.0\.0\.1:15201;/);
+  assert.doesNotMatch(nginxConf(LISTEN, BACKENDS, { streamModule: null, prefix: '/tmp/x' }), /load_module/);
+});
+
+test('nginx stream module: --modules-path first, built-in, or absent', () => {
+  const debian = 'configure arguments: --prefix=/usr/share/nginx --modules-path=/usr/lib/nginx/modules --with-stream=dynamic';
+  const found = new Set(['/usr/lib/nginx/modules/ngx_stream_module.so']);
+  assert.equal(findStreamModule(debian, (p) => found.has(p)), '/usr/lib/nginx/modules/ngx_stream_module.so');
+  assert.equal(findStreamModule('--modules-path=/opt/m --with-stream=dynamic', (p) => p === '/opt/m/ngx_stream_module.so'),
+    '/opt/m/ngx_stream_module.so');
+  assert.equal(findStreamModule('configure arguments: --with-stream --with-http_ssl_module', () => false), null);
+  assert.equal(findStreamModule('configure arguments: --with-stream=dynamic', () => false), undefined);
+  assert.equal(findStreamModule('configure arguments: --with-http_ssl_module', () => false), undefined);
+});
+
+test('BENCH_WORKERS: worker counts and auto', () => {
+  assert.deepEqual(parseWorkersList('1,2,auto'), ['1', '2', 'auto']);
+  assert.deepEqual(parseWorkersList(' 4 , auto '), ['4', 'auto']);
+  assert.deepEqual(parseWorkersList(''), []);
+  assert.throws(() => parseWorkersList('0'), /worker counts/);
+  assert.throws(() => parseWorkersList('two'), /worker counts/);
+  assert.throws(() => parseWorkersList('1,1'), /duplicate/);
 });
 
 test('environment pairs for the alt process', () => {

@@ -1,8 +1,22 @@
-// Summarising and printing benchmark samples: medians over rounds, one comparison table
-// (direct / tsbetween / haproxy with ratios) and one table of the load balancers' CPU and memory.
+// Summarising and printing benchmark samples: medians over rounds, one table of absolute figures
+// (direct, every tsbetween column, haproxy, nginx, a GoBetween binary), one of ratios (each
+// tsbetween column against each other balancer) and one of the load balancers' CPU and memory,
+// with CPU per proxied connection / request / GiB.
 
-/** `alt` is an optional second tsbetween build (BENCH_ALT_CLI), for A/B comparisons in one run. */
-export type TargetName = 'direct' | 'tsbetween' | 'haproxy' | 'alt';
+/**
+ * A column: `direct`, a tsbetween column (`tsbetween`, or `tsbetween w1`, `tsbetween w2`,
+ * `tsbetween auto` in a workers sweep), `haproxy`, `nginx`, `gobetween`, or `alt` (an optional
+ * second tsbetween build, BENCH_ALT_CLI, for A/B comparisons in one run).
+ */
+export type TargetName = string;
+
+/** What a column is: what the ratios are taken of (`tsbetween`, `alt`) and against (`direct`, `reference`). */
+export type TargetRole = 'direct' | 'tsbetween' | 'reference' | 'alt';
+
+export interface TargetInfo {
+  readonly name: TargetName;
+  readonly role: TargetRole;
+}
 
 export type TestId = 'iperf1' | 'iperf8' | 'iperf1r' | 'http_ka' | 'http_close';
 
@@ -115,45 +129,88 @@ function comparisonRows(tests: readonly TestDef[]): Row[] {
   return rows;
 }
 
+const GIB = 1024 ** 3;
+
+/**
+ * CPU microseconds per unit of work for one sample: per request for HTTP (with a new connection
+ * per request, that is per proxied connection), per GiB moved for iperf3. Null when unmeasured.
+ */
+export function cpuMicros(s: Sample, kind: TestDef['kind']): number | null {
+  if (s.error !== null || s.lbCpuPct === null) return null;
+  const coreSeconds = s.lbCpuPct / 100; // CPU seconds per wall second
+  if (kind === 'http') return s.rps !== null && s.rps > 0 ? (coreSeconds / s.rps) * 1e6 : null;
+  const gibPerSecond = s.gbps === null ? 0 : (s.gbps * 1e9) / 8 / GIB;
+  return gibPerSecond > 0 ? (coreSeconds / gibPerSecond) * 1e6 : null;
+}
+
+/** Median CPU µs per unit over the successful rounds of (test, target). */
+export function medianCpuMicros(samples: readonly Sample[], test: TestDef, target: TargetName): number | null {
+  const values: number[] = [];
+  for (const s of samples) {
+    if (s.test !== test.id || s.target !== target) continue;
+    const v = cpuMicros(s, test.kind);
+    if (v !== null && Number.isFinite(v)) values.push(v);
+  }
+  return median(values);
+}
+
+export function costUnit(t: TestDef): string {
+  if (t.kind === 'iperf') return 'µs/GiB';
+  return t.close ? 'µs/conn' : 'µs/req';
+}
+
 export interface Summary {
+  /** Absolute figures, one column per target. */
   readonly comparison: string;
+  /** Each tsbetween (and alt) column divided by direct and by every other balancer. */
+  readonly ratios: string;
+  /** One row per balancer: idle and peak RSS, CPU% and CPU µs per unit for each test. */
   readonly resources: string;
   readonly problems: string[];
 }
 
-export function summarise(samples: readonly Sample[], tests: readonly TestDef[], targets: readonly TargetName[]): Summary {
-  const hasHaproxy = targets.includes('haproxy');
-  const hasAlt = targets.includes('alt');
-  const cols = (['direct', 'tsbetween', 'haproxy', 'alt'] as const).filter((t) => targets.includes(t));
-  const headers = ['test', ...cols, 'tsbetween/direct', ...(hasHaproxy ? ['tsbetween/haproxy'] : []),
-    ...(hasAlt ? ['alt/tsbetween'] : [])];
-  const present = (r: Row): boolean => targets.some((t) => medianOf(samples, r.test, t, r.metric) !== null);
-  // A latency row the load generator could not fill (autocannon, connection per request) is left out.
-  const rows = comparisonRows(tests).filter((r) => r.metric === 'gbps' || r.metric === 'rps' || present(r)).map((r) => {
-    const m = (t: TargetName): number | null => medianOf(samples, r.test, t, r.metric);
-    const ts = m('tsbetween');
-    return [r.label, ...cols.map((t) => fmtNumber(m(t), r.digits)), fmtNumber(ratio(ts, m('direct')), 2),
-      ...(hasHaproxy ? [fmtNumber(ratio(ts, m('haproxy')), 2)] : []),
-      ...(hasAlt ? [fmtNumber(ratio(m('alt'), ts), 2)] : [])];
-  });
+export interface IdleUsage {
+  readonly rssMb: number;
+  readonly cpuPct: number;
+}
 
-  const lbs = targets.filter((t) => t !== 'direct');
-  const resHeaders = ['test'];
-  for (const lb of lbs) resHeaders.push(`${lb} CPU% (usr/sys)`, `${lb} peak RSS MB`, `${lb} per LB core`);
-  resHeaders.push('box busy % (tsbetween run)');
-  const resRows = tests.map((t) => {
-    const cells = [t.label];
-    for (const lb of lbs) {
-      const cpu = medianOf(samples, t.id, lb, 'lbCpuPct');
-      const usr = medianOf(samples, t.id, lb, 'lbUserPct');
-      const sys = medianOf(samples, t.id, lb, 'lbSysPct');
-      const rss = medianOf(samples, t.id, lb, 'lbPeakRssMb');
-      const perf = medianOf(samples, t.id, lb, t.kind === 'iperf' ? 'gbps' : 'rps');
-      const perCore = cpu !== null && cpu > 0 && perf !== null ? perf / (cpu / 100) : null;
-      cells.push(`${fmtNumber(cpu, 0)} (${fmtNumber(usr, 0)}/${fmtNumber(sys, 0)})`, fmtNumber(rss, 0),
-        t.kind === 'iperf' ? `${fmtNumber(perCore, 1)} Gbit/s` : `${fmtNumber(perCore, 0)} req/s`);
+export function summarise(samples: readonly Sample[], tests: readonly TestDef[], targets: readonly TargetInfo[],
+  idle: Readonly<Record<string, IdleUsage>> = {}): Summary {
+  const names = targets.map((t) => t.name);
+  const present = (r: Row): boolean => names.some((t) => medianOf(samples, r.test, t, r.metric) !== null);
+  // A latency row the load generator could not fill (autocannon, connection per request) is left out.
+  const shown = comparisonRows(tests).filter((r) => r.metric === 'gbps' || r.metric === 'rps' || present(r));
+  const comparison = formatTable(['test', ...names], shown.map((r) =>
+    [r.label, ...names.map((t) => fmtNumber(medianOf(samples, r.test, t, r.metric), r.digits))]));
+
+  // Ratios: rows = (test figure, tsbetween column); columns = ÷ direct and ÷ each reference.
+  const subjects = targets.filter((t) => t.role === 'tsbetween' || t.role === 'alt');
+  const bases = targets.filter((t) => t.role === 'direct' || t.role === 'reference');
+  const ratioRows: string[][] = [];
+  for (const r of shown) {
+    if (r.metric === 'p50Ms') continue;
+    for (const s of subjects) {
+      const v = medianOf(samples, r.test, s.name, r.metric);
+      const label = r.metric === 'p99Ms' ? `${r.test} p99 (lower is better)` : r.label;
+      ratioRows.push([`${label} · ${s.name}`, ...bases.map((b) => fmtNumber(ratio(v, medianOf(samples, r.test, b.name, r.metric)), 2))]);
     }
-    cells.push(fmtNumber(medianOf(samples, t.id, 'tsbetween', 'boxBusyPct'), 0));
+  }
+  const ratios = bases.length === 0 || subjects.length === 0 ? ''
+    : formatTable(['figure · column', ...bases.map((b) => `÷ ${b.name}`)], ratioRows);
+
+  const lbs = targets.filter((t) => t.role !== 'direct');
+  const resHeaders = ['balancer', 'idle RSS MB', 'peak RSS MB'];
+  for (const t of tests) resHeaders.push(`${t.id} CPU% (usr/sys)`, `${t.id} CPU ${costUnit(t)}`);
+  const resRows = lbs.map((lb) => {
+    const peaks = tests.map((t) => medianOf(samples, t.id, lb.name, 'lbPeakRssMb')).filter((v): v is number => v !== null);
+    const cells = [lb.name, fmtNumber(idle[lb.name]?.rssMb ?? null, 0), fmtNumber(peaks.length === 0 ? null : Math.max(...peaks), 0)];
+    for (const t of tests) {
+      const cpu = medianOf(samples, t.id, lb.name, 'lbCpuPct');
+      const usr = medianOf(samples, t.id, lb.name, 'lbUserPct');
+      const sys = medianOf(samples, t.id, lb.name, 'lbSysPct');
+      cells.push(`${fmtNumber(cpu, 0)} (${fmtNumber(usr, 0)}/${fmtNumber(sys, 0)})`,
+        fmtNumber(medianCpuMicros(samples, t, lb.name), 0));
+    }
     return cells;
   });
 
@@ -164,5 +221,5 @@ export function summarise(samples: readonly Sample[], tests: readonly TestDef[],
     if ((s.socketErrors ?? 0) > 0) problems.push(`${where}: ${String(s.socketErrors)} socket errors`);
     if ((s.non2xx ?? 0) > 0) problems.push(`${where}: ${String(s.non2xx)} non-2xx responses`);
   }
-  return { comparison: formatTable(headers, rows), resources: formatTable(resHeaders, resRows), problems };
+  return { comparison, ratios, resources: formatTable(resHeaders, resRows), problems };
 }

@@ -1,14 +1,21 @@
-// `npm run bench`: direct / tsbetween / haproxy side by side on loopback, in the manner of
-// ../shared/spec/perf-anchors.md. Starts its own backends (two node:http servers, iperf3 -s),
-// tsbetween (the real CLI, dist/src/cli.js) and haproxy when installed; runs iperf3 1 and 8 streams
-// and an HTTP load (keep-alive, and a new connection per request); measures the balancers' CPU and
-// peak RSS; prints one table and writes dist/bench-results/latest.json.
+// `npm run bench`: direct / tsbetween / haproxy / nginx / GoBetween side by side on loopback, in the
+// manner of ../shared/spec/perf-anchors.md. Starts its own backends (two node:http servers,
+// iperf3 -s), tsbetween (the real CLI, dist/src/cli.js; one column per worker count of a sweep),
+// haproxy and nginx stream when installed, and a GoBetween-compatible binary when given; runs
+// iperf3 1 and 8 streams and an HTTP load (keep-alive, and a new connection per request); measures
+// the balancers' CPU (also per proxied connection / request / GiB) and RSS; prints the tables and
+// writes dist/bench-results/latest.json.
 //
 // Environment:
 //   BENCH_SECONDS=10      seconds per load run (1-10)        BENCH_QUICK=1   3-second runs
 //   BENCH_ROUNDS=1        rounds (tables show medians)       BENCH_TESTS=iperf1,iperf8,http_ka,http_close
 //                         (and iperf1r: iperf3 -R, backend->client, not in the default set)
 //   BENCH_HAPROXY=0       leave haproxy out                  BENCH_LOADGEN=wrk|autocannon
+//   BENCH_NGINX=0         leave nginx stream out
+//   BENCH_GOBETWEEN=PATH  a GoBetween-compatible binary, as a "gobetween" column (same TOML as tsbetween)
+//   BENCH_NODE=PATH       the Node binary tsbetween (and alt) run under (default: the harness's own)
+//   BENCH_WORKERS=1,2,auto  a workers sweep: one tsbetween column per entry (TSBETWEEN_WORKERS=entry);
+//                         unset: one "tsbetween" column with tsbetween's default
 //   BENCH_TSBETWEEN_CLI   another tsbetween entry point (default dist/src/cli.js)
 //   BENCH_ALT_CLI         a second tsbetween entry point, measured as an extra "alt" column in the
 //                         same interleaved run (A/B of a data-path change on a noisy shared box)
@@ -17,7 +24,7 @@
 //   BENCH_TIMEOUT         hard overall timeout in seconds (default: from the number of runs)
 //   BENCH_WAIT_QUIET=0    wait up to this many seconds, before the load, for the box's background
 //                         CPU to fall to BENCH_QUIET_PCT (default 50; 100 = one core)
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -27,12 +34,12 @@ import { chooseHttpLoadGen } from './load.js';
 import { parseEnvPairs } from './parse.js';
 import type { HttpLoadGen } from './load.js';
 import { runIperf } from './load.js';
-import { haproxyCfg, tsbetweenToml } from './configs.js';
-import type { BenchPorts } from './configs.js';
+import { findStreamModule, gobetweenToml, haproxyCfg, nginxConf, parseWorkersList } from './configs.js';
+import type { BenchBackends, ListenPorts } from './configs.js';
 import { Supervisor, logTail, pickPorts, waitListening, which } from './procs.js';
 import type { Managed } from './procs.js';
 import { TESTS, summarise } from './report.js';
-import type { Sample, TargetName, TestDef } from './report.js';
+import type { IdleUsage, Sample, TargetInfo, TargetName, TargetRole, TestDef } from './report.js';
 import { BoxSampler, TreeSampler } from './sampler.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -52,8 +59,15 @@ interface Settings {
   readonly rounds: number;
   readonly tests: readonly TestDef[];
   readonly withHaproxy: boolean;
+  readonly withNginx: boolean;
   readonly loadgenPref: string | undefined;
   readonly cli: string;
+  /** The Node binary tsbetween runs under. */
+  readonly node: string;
+  /** A GoBetween-compatible binary (BENCH_GOBETWEEN), or null. */
+  readonly gobetween: string | null;
+  /** Worker counts to sweep; empty = one column with tsbetween's default. */
+  readonly workers: readonly string[];
   /** Set when an "alt" column is wanted (BENCH_ALT_CLI and/or BENCH_ALT_ENV). */
   readonly altCli: string | null;
   readonly altEnv: Readonly<Record<string, string>>;
@@ -88,8 +102,20 @@ function readSettings(): Settings {
   }
   const tests = filter.length === 0 ? TESTS.filter((t) => t.byDefault) : TESTS.filter((t) => filter.includes(t.id));
   const cli = resolve(process.env['BENCH_TSBETWEEN_CLI'] ?? join(ROOT, 'dist', 'src', 'cli.js'));
+  let workers: string[];
+  try {
+    workers = parseWorkersList(process.env['BENCH_WORKERS'] ?? '');
+  } catch (e) {
+    throw new Error(`BENCH_WORKERS: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const optPath = (name: string): string | null => {
+    const v = process.env[name];
+    return v === undefined || v === '' ? null : resolve(v);
+  };
   return { seconds, rounds, tests, withHaproxy: process.env['BENCH_HAPROXY'] !== '0',
-    loadgenPref: process.env['BENCH_LOADGEN'], cli,
+    withNginx: process.env['BENCH_NGINX'] !== '0',
+    loadgenPref: process.env['BENCH_LOADGEN'], cli, node: optPath('BENCH_NODE') ?? process.execPath,
+    gobetween: optPath('BENCH_GOBETWEEN'), workers,
     altCli: process.env['BENCH_ALT_CLI'] ? resolve(process.env['BENCH_ALT_CLI'])
       : process.env['BENCH_ALT_ENV'] ? cli : null,
     altEnv: altEnvFromEnv(),
@@ -97,15 +123,13 @@ function readSettings(): Settings {
     waitQuietS: intEnv('BENCH_WAIT_QUIET', 0, 0, 1800), quietPct: intEnv('BENCH_QUIET_PCT', 50, 1, 400) };
 }
 
+/** The first line a tool prints about itself (stdout, or stderr for tools such as nginx -v). */
 function firstLine(cmd: string, args: readonly string[]): string | null {
-  try {
-    const out = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 });
-    return out.split('\n')[0]?.trim() ?? null;
-  } catch (e) {
-    // wrk -v exits 1 after printing its version.
-    const out = (e as { stdout?: unknown }).stdout;
-    return typeof out === 'string' ? (out.split('\n')[0]?.trim() ?? null) : null;
-  }
+  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 });
+  // wrk -v exits 1 after printing its version.
+  const text = (r.stdout ?? '').trim() !== '' ? r.stdout : (r.stderr ?? '');
+  const line = text.split('\n')[0]?.trim() ?? '';
+  return line === '' ? null : line;
 }
 
 /** One GET through `port`; resolves with the status and body, rejects after 3 s. */
@@ -132,6 +156,7 @@ async function smoke(name: string, port: number): Promise<void> {
 
 interface Target {
   readonly name: TargetName;
+  readonly role: TargetRole;
   readonly httpPort: number;
   readonly iperfPort: number;
   /** The balancer process (CPU/RSS are sampled on its tree); null for direct. */
@@ -141,6 +166,7 @@ interface Target {
 interface Tools {
   readonly iperf3: string | null;
   readonly haproxy: string | null;
+  readonly nginx: string | null;
   readonly loadgen: HttpLoadGen | null;
 }
 
@@ -191,11 +217,19 @@ function describe(s: Sample): string {
   return parts.join(', ');
 }
 
+/** The balancers to start: name, role, and how to start one on its own ports. */
+interface Plan {
+  readonly name: TargetName;
+  readonly role: TargetRole;
+  start(listen: ListenPorts): Managed;
+}
+
 async function main(sup: Supervisor, tmp: string, settings: Settings): Promise<number> {
   const { seconds, rounds, tests } = settings;
   const tools: Tools = {
     iperf3: which('iperf3'),
     haproxy: settings.withHaproxy ? which('haproxy') : null,
+    nginx: settings.withNginx ? which('nginx') : null,
     loadgen: chooseHttpLoadGen(settings.loadgenPref),
   };
   const notes: string[] = [];
@@ -207,15 +241,14 @@ async function main(sup: Supervisor, tmp: string, settings: Settings): Promise<n
   if (!existsSync(settings.cli)) {
     throw new Error(`tsbetween CLI not found at ${settings.cli}: run "npm run build" (or set BENCH_TSBETWEEN_CLI)`);
   }
-
+  if (!existsSync(settings.node)) throw new Error(`BENCH_NODE: ${settings.node} not found`);
+  if (settings.gobetween !== null && !existsSync(settings.gobetween)) throw new Error(`BENCH_GOBETWEEN: ${settings.gobetween} not found`);
   if (settings.altCli !== null && !existsSync(settings.altCli)) throw new Error(`BENCH_ALT_CLI: ${settings.altCli} not found`);
-  const [b1, b2, iperfB, tsHttp, tsIperf, hpHttp, hpIperf, altHttp, altIperf] = await pickPorts(9);
-  if (b1 === undefined || b2 === undefined || iperfB === undefined || tsHttp === undefined || tsIperf === undefined ||
-    hpHttp === undefined || hpIperf === undefined || altHttp === undefined || altIperf === undefined) {
-    throw new Error('port selection failed');
-  }
-  const ports: BenchPorts = { httpBackends: [b1, b2], iperfBackend: iperfB, tsbetweenHttp: tsHttp,
-    tsbetweenIperf: tsIperf, haproxyHttp: hpHttp, haproxyIperf: hpIperf, altHttp, altIperf };
+  const nodeVersion = firstLine(settings.node, ['--version']) ?? '?';
+
+  const [b1, b2, iperfB] = await pickPorts(3);
+  if (b1 === undefined || b2 === undefined || iperfB === undefined) throw new Error('port selection failed');
+  const backends: BenchBackends = { http: [b1, b2], iperf: iperfB };
 
   // Backends.
   const backendScript = join(HERE, 'http-backend.js');
@@ -229,38 +262,89 @@ async function main(sup: Supervisor, tmp: string, settings: Settings): Promise<n
   }
   await smoke('direct', b1);
 
-  // tsbetween, the real CLI.
-  const tomlPath = join(tmp, 'tsbetween.toml');
-  writeFileSync(tomlPath, tsbetweenToml(ports));
-  const ts = sup.start('tsbetween', process.execPath, [settings.cli, '-c', tomlPath]);
-  await waitListening(ts, [tsHttp, tsIperf], STARTUP_TIMEOUT_MS);
-  await smoke('tsbetween', tsHttp);
-
-  const targets: Target[] = [
-    { name: 'direct', httpPort: b1, iperfPort: iperfB, proc: null },
-    { name: 'tsbetween', httpPort: tsHttp, iperfPort: tsIperf, proc: ts },
-  ];
+  // The balancers, each on its own pair of ports.
+  const plans: Plan[] = [];
+  const columns = settings.workers.length === 0 ? [null] : settings.workers;
+  for (const w of columns) {
+    const name = w === null ? 'tsbetween' : `tsbetween ${w === 'auto' ? 'auto' : `w${w}`}`;
+    const file = name.replace(/\s+/g, '-');
+    plans.push({ name, role: 'tsbetween', start: (listen) => {
+      const toml = join(tmp, `${file}.toml`);
+      writeFileSync(toml, gobetweenToml(listen, backends));
+      const env = w === null ? process.env : { ...process.env, TSBETWEEN_WORKERS: w };
+      return sup.start(file, settings.node, [settings.cli, '-c', toml], { env });
+    } });
+  }
   if (tools.haproxy !== null) {
-    const cfgPath = join(tmp, 'haproxy.cfg');
-    writeFileSync(cfgPath, haproxyCfg(ports));
-    const hp = sup.start('haproxy', tools.haproxy, ['-db', '-f', cfgPath]);
-    await waitListening(hp, [hpHttp, hpIperf], STARTUP_TIMEOUT_MS);
-    await smoke('haproxy', hpHttp);
-    targets.push({ name: 'haproxy', httpPort: hpHttp, iperfPort: hpIperf, proc: hp });
+    const haproxy = tools.haproxy;
+    plans.push({ name: 'haproxy', role: 'reference', start: (listen) => {
+      const cfg = join(tmp, 'haproxy.cfg');
+      writeFileSync(cfg, haproxyCfg(listen, backends));
+      return sup.start('haproxy', haproxy, ['-db', '-f', cfg]);
+    } });
+  }
+  if (tools.nginx !== null) {
+    const nginx = tools.nginx;
+    const nginxV = (() => {
+      try {
+        return execFileSync(nginx, ['-V'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 });
+      } catch (e) {
+        const err = (e as { stderr?: unknown }).stderr;
+        return typeof err === 'string' ? err : '';
+      }
+    })();
+    // nginx -V prints to stderr.
+    const module = findStreamModule(nginxV, existsSync);
+    if (module === undefined) {
+      notes.push('nginx has no stream module (Debian: libnginx-mod-stream): no nginx column.');
+    } else {
+      plans.push({ name: 'nginx', role: 'reference', start: (listen) => {
+        const prefix = join(tmp, 'nginx');
+        mkdirSync(prefix, { recursive: true });
+        const conf = join(prefix, 'nginx.conf');
+        writeFileSync(conf, nginxConf(listen, backends, { streamModule: module, prefix }));
+        return sup.start('nginx', nginx, ['-p', prefix, '-e', join(prefix, 'nginx-error.log'), '-c', conf]);
+      } });
+    }
+  } else if (!settings.withNginx) {
+    notes.push('nginx left out (BENCH_NGINX=0).');
+  } else {
+    notes.push('nginx is not installed (Debian: nginx-light + libnginx-mod-stream): no nginx column.');
+  }
+  if (settings.gobetween !== null) {
+    const bin = settings.gobetween;
+    plans.push({ name: 'gobetween', role: 'reference', start: (listen) => {
+      const toml = join(tmp, 'gobetween.toml');
+      writeFileSync(toml, gobetweenToml(listen, backends));
+      return sup.start('gobetween', bin, ['-c', toml]);
+    } });
+    const v = firstLine(bin, ['-v']);
+    notes.push(`gobetween = ${bin}${v === null ? '' : ` (${v})`}`);
   }
   if (settings.altCli !== null) {
-    const altToml = join(tmp, 'alt.toml');
-    writeFileSync(altToml, tsbetweenToml(ports, true));
-    const alt = sup.start('alt', process.execPath, [settings.altCli, '-c', altToml],
-      { env: { ...process.env, ...settings.altEnv } });
-    await waitListening(alt, [altHttp, altIperf], STARTUP_TIMEOUT_MS);
-    await smoke('alt', altHttp);
-    targets.push({ name: 'alt', httpPort: altHttp, iperfPort: altIperf, proc: alt });
+    const altCli = settings.altCli;
+    plans.push({ name: 'alt', role: 'alt', start: (listen) => {
+      const toml = join(tmp, 'alt.toml');
+      writeFileSync(toml, gobetweenToml(listen, backends));
+      return sup.start('alt', settings.node, [altCli, '-c', toml], { env: { ...process.env, ...settings.altEnv } });
+    } });
     const envText = Object.entries(settings.altEnv).map(([k, v]) => `${k}=${v}`).join(' ');
-    notes.push(`alt = ${envText === '' ? '' : `${envText} `}${settings.altCli}`);
+    notes.push(`alt = ${envText === '' ? '' : `${envText} `}${altCli}`);
   }
-  log(`ports: backends ${b1},${b2} iperf3 ${iperfB}; tsbetween ${tsHttp}/${tsIperf}` +
-    (tools.haproxy !== null ? `; haproxy ${hpHttp}/${hpIperf}` : '') +
+
+  const listenPorts = await pickPorts(plans.length * 2);
+  const targets: Target[] = [{ name: 'direct', role: 'direct', httpPort: b1, iperfPort: iperfB, proc: null }];
+  for (const [i, plan] of plans.entries()) {
+    const http = listenPorts[2 * i];
+    const iperf = listenPorts[2 * i + 1];
+    if (http === undefined || iperf === undefined) throw new Error('port selection failed');
+    const proc = plan.start({ http, iperf });
+    await waitListening(proc, [http, iperf], STARTUP_TIMEOUT_MS);
+    await smoke(plan.name, http);
+    targets.push({ name: plan.name, role: plan.role, httpPort: http, iperfPort: iperf, proc });
+  }
+  log(`ports: backends ${b1},${b2} iperf3 ${iperfB}; ` +
+    targets.filter((t) => t.proc !== null).map((t) => `${t.name} ${t.httpPort}/${t.iperfPort}`).join('; ') +
     `; ${seconds}s runs, ${rounds} round(s), load generator ${tools.loadgen?.name ?? 'none'}`);
 
   // What the rest of the box is doing before any load: other tenants share these cores.
@@ -279,7 +363,7 @@ async function main(sup: Supervisor, tmp: string, settings: Settings): Promise<n
       `(up to ${Math.max(0, Math.round((waitUntil - Date.now()) / 1000))} s more)`);
     await sleep(3000);
   }
-  const idleUsage = Object.fromEntries(idleLbs.map((l) => {
+  const idleUsage: Record<string, IdleUsage> = Object.fromEntries(idleLbs.map((l) => {
     const u = l.sampler.stop();
     return [l.name, { rssMb: Math.round(u.peakRssMb * 10) / 10, cpuPct: Math.round(u.cpuPct * 10) / 10 }];
   }));
@@ -315,46 +399,53 @@ async function main(sup: Supervisor, tmp: string, settings: Settings): Promise<n
     }
   }
 
-  const tsCrashed = ts.exit !== null;
-  const summary = summarise(samples, runnable, targets.map((t) => t.name));
+  const crashed = targets.filter((t) => t.role === 'tsbetween' && t.proc !== null && t.proc.exit !== null);
+  const infos: TargetInfo[] = targets.map((t) => ({ name: t.name, role: t.role }));
+  const summary = summarise(samples, runnable, infos, idleUsage);
+  const harnessNode = settings.node === process.execPath ? '' : ` (harness ${process.version})`;
   const header = `tsbetween benchmark — ${new Date().toISOString()} — ${seconds}s per run, ${rounds} round(s)` +
     `${rounds > 1 ? ' (medians)' : ''}, HTTP load: ${tools.loadgen?.name ?? 'none'} ` +
     `(${tools.loadgen?.name === 'wrk' ? '-t1 ' : ''}-c${HTTP_CONNECTIONS}), ` +
-    `${os.cpus().length} CPUs, node ${process.version}`;
-  const out = [header, '', summary.comparison, '', 'Load balancer CPU (100% = one core) and memory:', '',
-    summary.resources, ''];
+    `${os.cpus().length} CPUs, tsbetween on node ${nodeVersion}${harnessNode}`;
+  const out = [header, '', summary.comparison, ''];
+  if (summary.ratios !== '') out.push('Ratios (each tsbetween column ÷ the column named; > 1 is better except p99):', '', summary.ratios, '');
+  out.push('Load balancer CPU (100% = one core), CPU per unit of work, and memory:', '', summary.resources, '');
   out.push('Direct HTTP goes to one node:http backend; the balancers spread over two.' +
-    (tools.loadgen?.name === 'wrk' ? ' wrk\'s latency excludes connect time.' : ''));
+    (tools.loadgen?.name === 'wrk' ? ' wrk\'s latency excludes connect time.' : '') +
+    ' CPU µs/conn = the balancer\'s CPU time per proxied connection (new connection per request).');
   for (const n of notes) out.push(`Note: ${n}`);
   for (const p of summary.problems) out.push(`Problem: ${p}`);
-  if (tsCrashed) out.push(`Problem: tsbetween exited during the run:\n${logTail(ts.logPath)}`);
+  for (const t of crashed) if (t.proc !== null) out.push(`Problem: ${t.name} exited during the run:\n${logTail(t.proc.logPath)}`);
   process.stdout.write(`${out.join('\n')}\n`);
 
   mkdirSync(RESULTS_DIR, { recursive: true });
   const doc = {
     date: new Date().toISOString(),
     settings: { seconds, rounds, tests: runnable.map((t) => t.id), httpConnections: HTTP_CONNECTIONS,
-      loadgen: tools.loadgen?.name ?? null, cli: settings.cli, altCli: settings.altCli, altEnv: settings.altEnv },
+      loadgen: tools.loadgen?.name ?? null, cli: settings.cli, node: settings.node, workers: settings.workers,
+      gobetween: settings.gobetween, altCli: settings.altCli, altEnv: settings.altEnv },
     machine: { cpus: os.cpus().length, kernel: os.release(), loadavg: os.loadavg(), backgroundBusyPct: background },
     idle: idleUsage,
     versions: {
-      node: process.version,
+      node: nodeVersion,
+      harnessNode: process.version,
+      nginx: tools.nginx === null ? null : firstLine(tools.nginx, ['-v']),
       iperf3: tools.iperf3 === null ? null : firstLine(tools.iperf3, ['--version']),
       wrk: tools.loadgen?.name === 'wrk' ? firstLine('wrk', ['-v']) : null,
       haproxy: tools.haproxy === null ? null : firstLine(tools.haproxy, ['-v']),
       commit: firstLine('git', ['-C', ROOT, 'rev-parse', 'HEAD']),
     },
-    ports,
+    ports: Object.fromEntries(targets.map((t) => [t.name, { http: t.httpPort, iperf: t.iperfPort }])),
     notes,
     problems: summary.problems,
     samples,
-    tables: { comparison: summary.comparison, resources: summary.resources },
+    tables: { comparison: summary.comparison, ratios: summary.ratios, resources: summary.resources },
   };
   const json = `${JSON.stringify(doc, null, 2)}\n`;
   writeFileSync(join(RESULTS_DIR, 'latest.json'), json);
   writeFileSync(join(RESULTS_DIR, `bench-${doc.date.replace(/[:.]/g, '-')}.json`), json);
   log(`results written to ${join(RESULTS_DIR, 'latest.json')}`);
-  const failed = samples.some((s) => s.error !== null) || tsCrashed;
+  const failed = samples.some((s) => s.error !== null) || crashed.length > 0;
   return failed ? 1 : 0;
 }
 
@@ -390,7 +481,9 @@ async function entry(): Promise<void> {
     void finish(143);
   });
   // Hard overall timeout: every run plus its settle time and slack, plus start-up and shutdown.
-  const runs = settings.rounds * settings.tests.length * (settings.altCli === null ? 3 : 4);
+  const columns = 3 + Math.max(1, settings.workers.length) + (settings.altCli === null ? 0 : 1) +
+    (settings.gobetween === null ? 0 : 1);
+  const runs = settings.rounds * settings.tests.length * columns;
   const budgetMs = settings.hardTimeoutS !== null ? settings.hardTimeoutS * 1000
     : runs * (settings.seconds * 1000 + SETTLE_MS + 8000) + 90_000 + settings.waitQuietS * 1000;
   const hard = setTimeout(() => {

@@ -3,6 +3,7 @@
  * REST API, metrics, profiler) and wires them together.
  */
 import type { AddressInfo } from 'node:net';
+import type { WorkersSetting } from './args.js';
 import { startApi } from './api/server.js';
 import { startProfiler } from './api/profiler.js';
 import { createBalancerRegistry } from './balance/index.js';
@@ -16,9 +17,11 @@ import type { Logger } from './core/log.js';
 import { ReloadError, ServerManager, type ReloadResult } from './control/server-manager.js';
 import { ConfigError, DecodeError, errorMessage } from './core/errors.js';
 import { AccessLog } from './data/access-log.js';
+import type { DataPlanePort } from './core/port.js';
 import { createDiscoveryRegistry } from './discovery/index.js';
 import { createHealthcheckRegistry } from './healthcheck/index.js';
 import { createMetrics, startMetricsServer } from './metrics/index.js';
+import { createDataPlane } from './workers/index.js';
 
 /** Default grace of the connections of a server removed by a reload. */
 export const DEFAULT_RELOAD_GRACE_MS = 10_000;
@@ -37,6 +40,13 @@ export interface AppOptions {
   readonly loadConfig?: () => Promise<{ config: ConfigWire; warnings: string[] }>;
   /** How long the connections of a server removed by a reload may finish (default 10 s). */
   readonly reloadGraceMs?: number;
+  /**
+   * Data-plane workers (tsbetween-only). The CLI passes `--workers` / `TSBETWEEN_WORKERS` (default
+   * auto); callers of the API that do not ask get 1: the data plane in this thread.
+   */
+  readonly workers?: WorkersSetting;
+  /** How often worker threads report counters (tests); default 100 ms. */
+  readonly reportIntervalMs?: number;
 }
 
 export interface App {
@@ -46,6 +56,10 @@ export interface App {
   readonly metricsAddress: AddressInfo | undefined;
   /** Whether the profiler listener is open. */
   readonly profilerRunning: boolean;
+  /** The data plane the manager drives (a ThreadedDataPlane when worker threads run). */
+  readonly dataPlane: DataPlanePort;
+  /** Data-plane worker threads running (0: the data plane runs in this thread). */
+  readonly workerThreads: number;
   /** Stops listeners (API, metrics, profiler, servers); connections get `graceMs` to finish. */
   close(graceMs: number): Promise<void>;
   /**
@@ -102,15 +116,27 @@ export async function startApp(opts: AppOptions): Promise<App> {
       log: log.child({ name: 'access_log' }),
     })
     : null;
+  const balancers = createBalancerRegistry();
+  const random = opts.random ?? mathRandom;
+  const dataPlane = await createDataPlane({
+    workers: opts.workers ?? 1,
+    log,
+    balancers,
+    random,
+    accessLog,
+    ...(acme !== undefined ? { certificates: acme } : {}),
+    ...(opts.reportIntervalMs === undefined ? {} : { reportIntervalMs: opts.reportIntervalMs }),
+  });
   const manager = new ServerManager({
     accessLog,
     log,
     defaults: config.defaults,
-    balancers: createBalancerRegistry(),
+    balancers,
     discoveries: createDiscoveryRegistry(),
     healthchecks: createHealthcheckRegistry(),
-    random: opts.random ?? mathRandom,
+    random,
     ...(acme !== undefined ? { acme } : {}),
+    dataPlane: dataPlane.port,
   });
   const closables: Closable[] = [];
   if (acme !== undefined) {
@@ -119,8 +145,12 @@ export async function startApp(opts: AppOptions): Promise<App> {
   }
   const closeAll = async (graceMs: number): Promise<void> => {
     await Promise.allSettled(closables.splice(0).reverse().map((c) => c.close()));
-    await manager.shutdown(graceMs);
-    await accessLog?.close();
+    try {
+      await manager.shutdown(graceMs);
+    } finally {
+      await dataPlane.shutdown();
+      await accessLog?.close();
+    }
   };
 
   try {
@@ -226,7 +256,10 @@ export async function startApp(opts: AppOptions): Promise<App> {
       log.child({ name: 'api' }).info('API disabled');
     }
 
-    return { manager, apiAddress, metricsAddress, profilerRunning, close: closeAll, reload };
+    return {
+      manager, apiAddress, metricsAddress, profilerRunning, dataPlane: dataPlane.port, workerThreads: dataPlane.threads,
+      close: closeAll, reload,
+    };
   } catch (err) {
     await closeAll(0);
     throw err;

@@ -4,8 +4,8 @@
  *   tsbetween [-c FILE] [-f toml|json] [-p PIDFILE] [-e] [-v] [-h]
  *   tsbetween from-file PATH | from-url URL | from-consul HOST:PORT [-k KEY] [-s http|https]
  *
- * Persistent flags (-f, -p, -e, and our --shutdown-grace) are valid before or after the
- * subcommand. Unlike GoBetween (Q-28), a usage error is an error (exit 2), not exit 0.
+ * Persistent flags (-f, -p, -e, and our --shutdown-grace and --workers) are valid before or after
+ * the subcommand. Unlike GoBetween (Q-28), a usage error is an error (exit 2), not exit 0.
  */
 import type { ConfigSource } from './config/types.js';
 import { parseDuration } from './core/duration.js';
@@ -15,6 +15,9 @@ export type Command =
   | { kind: 'version' }
   | { kind: 'run'; source: ConfigSource; consulScheme: 'http' | 'https' };
 
+/** Data-plane workers: a count, or `auto` (one per available core). */
+export type WorkersSetting = number | 'auto';
+
 export interface CliOptions {
   command: Command;
   format: 'toml' | 'json';
@@ -22,6 +25,22 @@ export interface CliOptions {
   useEnvVars: boolean;
   /** Time active connections get to finish on SIGTERM/SIGINT. */
   shutdownGraceMs: number;
+  /** `--workers`, else `TSBETWEEN_WORKERS`, else `auto` (tsbetween-only). */
+  workers: WorkersSetting;
+}
+
+/** The largest worker count accepted (far above any core count a balancer would use). */
+export const MAX_WORKERS = 1024;
+
+/** Parses `N` (1..MAX_WORKERS) or `auto`; `what` names the flag or variable in the error. */
+export function parseWorkers(text: string, what: string): WorkersSetting {
+  const t = text.trim();
+  if (t === 'auto') return 'auto';
+  if (/^\d{1,4}$/.test(t)) {
+    const n = Number(t);
+    if (n >= 1 && n <= MAX_WORKERS) return n;
+  }
+  throw new UsageError(`${what}: expected a number of workers (1-${MAX_WORKERS}) or "auto", got "${text}"`);
 }
 
 export class UsageError extends Error {
@@ -45,15 +64,17 @@ Flags:
   -p, --pidfile PATH             write the process id to PATH (removed on exit)
   -e, --use-config-env-vars      substitute \${VAR} in the config text before decoding
       --shutdown-grace DURATION  on SIGTERM/SIGINT, time active connections get to finish (default 10s)
+      --workers N|auto           data-plane threads (default auto: one per available core; 1 = one thread)
   -k, --key KEY                  Consul KV key (from-consul only, default "gobetween")
   -s, --scheme http|https        Consul scheme (from-consul only, default http)
 
 Environment:
   GOBETWEEN   a JSON array of arguments used instead of the command line
               (e.g. '["from-file","/etc/gobetween.json","-f","json"]'); not allowed together with arguments
+  TSBETWEEN_WORKERS  N|auto, the number of data-plane workers when --workers is not given
 `;
 
-type FlagName = 'config' | 'format' | 'pidfile' | 'env' | 'version' | 'help' | 'key' | 'scheme' | 'grace';
+type FlagName = 'config' | 'format' | 'pidfile' | 'env' | 'version' | 'help' | 'key' | 'scheme' | 'grace' | 'workers';
 
 const FLAGS: Readonly<Record<string, { name: FlagName; value: boolean }>> = {
   '-c': { name: 'config', value: true },
@@ -73,6 +94,7 @@ const FLAGS: Readonly<Record<string, { name: FlagName; value: boolean }>> = {
   '-s': { name: 'scheme', value: true },
   '--scheme': { name: 'scheme', value: true },
   '--shutdown-grace': { name: 'grace', value: true },
+  '--workers': { name: 'workers', value: true },
 };
 
 const SUBCOMMANDS = new Set(['from-file', 'from-url', 'from-consul', 'help']);
@@ -95,7 +117,11 @@ export function argvFromEnv(argv: readonly string[], envValue: string | undefine
   return parsed;
 }
 
-export function parseArgs(argv: readonly string[]): CliOptions {
+/**
+ * Parses the command line. `env` supplies `TSBETWEEN_WORKERS` (the flag wins over it); it is not
+ * read from `process.env` here, so parsing stays pure.
+ */
+export function parseArgs(argv: readonly string[], env: { readonly TSBETWEEN_WORKERS?: string | undefined } = {}): CliOptions {
   const values: Partial<Record<FlagName, string | true>> = {};
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -149,11 +175,16 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   if (grace === undefined || grace < 0) {
     throw new UsageError(`--shutdown-grace: invalid duration "${graceText}"`);
   }
+  const workersFlag = str('workers');
+  const workersEnv = env.TSBETWEEN_WORKERS;
+  const workers: WorkersSetting = workersFlag !== undefined ? parseWorkers(workersFlag, '--workers')
+    : workersEnv !== undefined && workersEnv !== '' ? parseWorkers(workersEnv, 'TSBETWEEN_WORKERS') : 'auto';
   const base = {
     format: formatText,
     pidfile: str('pidfile') ?? '',
     useEnvVars: values.env === true,
     shutdownGraceMs: grace,
+    workers,
   } as const;
 
   if (values.help === true) return { ...base, command: { kind: 'help' } };

@@ -76,7 +76,7 @@ async function loadConfig(source: ConfigSource, opts: CliOptions) {
 async function main(): Promise<void> {
   let opts: CliOptions;
   try {
-    opts = parseArgs(argvFromEnv(process.argv.slice(2), process.env['GOBETWEEN']));
+    opts = parseArgs(argvFromEnv(process.argv.slice(2), process.env['GOBETWEEN']), { TSBETWEEN_WORKERS: process.env['TSBETWEEN_WORKERS'] });
   } catch (err) {
     if (err instanceof UsageError) {
       // Every usage error exits 2 (Q-28 fix), GOBETWEEN env errors included (GoBetween: exit 1).
@@ -197,6 +197,7 @@ async function main(): Promise<void> {
       startTime: new Date(),
       loadConfig: () => loadConfig(source, opts),
       reloadGraceMs: opts.shutdownGraceMs,
+      workers: opts.workers,
     });
   } catch (err) {
     const text = describe(err);

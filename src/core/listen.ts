@@ -177,6 +177,11 @@ export interface ListenOptions {
   readonly backlog?: number;
   /** Go's network name in error texts; 'tcp' when omitted. */
   readonly network?: string;
+  /**
+   * SO_REUSEPORT (Node >= 22.12 / 23.1; older Nodes ignore it): several listeners — the data-plane
+   * worker threads — share the port and the kernel spreads new connections over them.
+   */
+  readonly reusePort?: boolean;
 }
 
 /** One `server.listen()`; resolves once bound, rejects with the raw listen error. */
@@ -192,7 +197,13 @@ function listenOnce(server: Server, host: string, port: number, opts: ListenOpti
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    server.listen({ host, port, ipv6Only: false, ...(opts.backlog !== undefined ? { backlog: opts.backlog } : {}) });
+    // `reusePort` is not in @types/node 20's ListenOptions.
+    const listenOpts: Parameters<Server['listen']>[0] & { reusePort?: boolean } = {
+      host, port, ipv6Only: false,
+      ...(opts.backlog !== undefined ? { backlog: opts.backlog } : {}),
+      ...(opts.reusePort === true ? { reusePort: true } : {}),
+    };
+    server.listen(listenOpts);
   });
 }
 

@@ -31,6 +31,8 @@ export interface InProcessOptions {
   readonly activeTable?: (plan: ServerPlan) => ActiveTable;
   /** `[access_log]` (tsbetween-only) when enabled: every server writes its lines here. */
   readonly accessLog?: AccessLog | null;
+  /** Listen with SO_REUSEPORT (the worker threads of src/workers/ share each server's port). */
+  readonly reusePort?: boolean;
 }
 
 interface Running {
@@ -106,7 +108,9 @@ export class InProcessDataPlane implements DataPlanePort {
     const log = this.opts.log.child({ name: 'server', server: plan.name });
     const elector = new Elector(balancer.create({ random: this.opts.random }), load, sniSelector(plan, log));
     elector.setSnapshot(snapshot);
-    return new ServerRuntime(plan, elector, table, load, sink, log, this.opts.accessLog ?? null, this.opts.certificates);
+    const rt = new ServerRuntime(plan, elector, table, load, sink, log, this.opts.accessLog ?? null, this.opts.certificates);
+    rt.reusePort = this.opts.reusePort === true;
+    return rt;
   }
 
   update(name: string, snapshot: BackendSnapshot): void {

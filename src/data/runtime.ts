@@ -68,6 +68,8 @@ export class ServerRuntime {
   closing = false;
   /** The access log when `[access_log]` is enabled (tsbetween-only); null costs one branch per connection. */
   readonly accessLog: AccessLog | null;
+  /** Listen with SO_REUSEPORT (set by the data plane of a worker thread). */
+  reusePort = false;
   private emptyWaiters: (() => void)[] = [];
 
   constructor(

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { UsageError, argvFromEnv, parseArgs } from '../../src/args.js';
+import { MAX_WORKERS, UsageError, argvFromEnv, parseArgs, parseWorkers } from '../../src/args.js';
 import { VERSION } from '../../src/version.js';
 
 test('version constant equals package.json', () => {
@@ -74,4 +74,28 @@ test('GOBETWEEN env var replaces argv; both together is an error', () => {
   assert.throws(() => argvFromEnv(['-c', 'a'], '["-v"]'), /Passed GOBETWEEN env var and command-line arguments: only one allowed/);
   assert.throws(() => argvFromEnv([], 'nope'), /Error converting env var to parameters/);
   assert.throws(() => argvFromEnv([], '[1,2]'), /Error converting env var to parameters/);
+});
+
+test('--workers and TSBETWEEN_WORKERS: a count or auto, the flag wins, auto by default', () => {
+  assert.equal(parseArgs(['-c', 'x']).workers, 'auto');
+  assert.equal(parseArgs(['-c', 'x', '--workers', '2']).workers, 2);
+  assert.equal(parseArgs(['--workers=auto', 'from-file', 'x']).workers, 'auto');
+  assert.equal(parseArgs(['from-url', 'http://h/c', '--workers', '1']).workers, 1);
+  assert.equal(parseArgs(['-c', 'x'], { TSBETWEEN_WORKERS: '3' }).workers, 3);
+  assert.equal(parseArgs(['-c', 'x'], { TSBETWEEN_WORKERS: ' auto ' }).workers, 'auto');
+  assert.equal(parseArgs(['-c', 'x'], { TSBETWEEN_WORKERS: '' }).workers, 'auto');
+  assert.equal(parseArgs(['-c', 'x', '--workers', '1'], { TSBETWEEN_WORKERS: '4' }).workers, 1);
+  // A bad environment value is not looked at when the flag decides.
+  assert.equal(parseArgs(['-c', 'x', '--workers', '2'], { TSBETWEEN_WORKERS: 'many' }).workers, 2);
+  assert.equal(parseWorkers(String(MAX_WORKERS), 'w'), MAX_WORKERS);
+});
+
+test('--workers and TSBETWEEN_WORKERS: bad values are usage errors naming the source', () => {
+  for (const bad of ['0', '-1', 'two', '1.5', '', String(MAX_WORKERS + 1), '0x2']) {
+    assert.throws(() => parseArgs(['-c', 'x', `--workers=${bad}`]),
+      (e: unknown) => e instanceof UsageError && e.message.startsWith('--workers: expected a number of workers'), bad);
+  }
+  assert.throws(() => parseArgs(['-c', 'x'], { TSBETWEEN_WORKERS: 'lots' }),
+    (e: unknown) => e instanceof UsageError && /^TSBETWEEN_WORKERS: .*got "lots"/.test(e.message));
+  assert.throws(() => parseArgs(['-c', 'x', '--workers']), /flag needs an argument: --workers/);
 });

@@ -24,7 +24,9 @@ export interface CliRun {
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliRun {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
     cwd: opts.cwd ?? ROOT,
-    env: { ...process.env, GOBETWEEN: '', ...opts.env },
+    // One data-plane worker unless a test asks for more: the suite stays deterministic on a
+    // loaded 2-core box (test/workers/ covers several workers).
+    env: { ...process.env, GOBETWEEN: '', TSBETWEEN_WORKERS: '1', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

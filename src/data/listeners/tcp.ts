@@ -69,7 +69,7 @@ export const tcpListener: ListenerKind = {
     srv.on('connection', (client: Socket) => acceptStream(cur.rt, cur.stages, client));
     let addr: Awaited<ReturnType<typeof listenOn>>;
     try {
-      addr = await listenOn(srv, target, { backlog: BACKLOG });
+      addr = await listenOn(srv, target, { backlog: BACKLOG, reusePort: rt.reusePort });
     } catch (err) {
       for (const s of cur.stages) s.close?.();
       throw err;

@@ -1,0 +1,54 @@
+/**
+ * What crosses between the primary (control plane) and a data-plane worker thread: a
+ * discriminated union of plain data each way (structured clone; the only non-JSON value is the
+ * SharedArrayBuffer of a server's active counts, which is shared, not copied).
+ */
+import type { ServerPlan } from '../core/plan.js';
+import type { BackendSnapshot, CounterDeltas } from '../core/snapshot.js';
+
+/** Set once per worker at creation (`workerData`). */
+export interface WorkerInit {
+  /** This worker's column in every server's shared counts (stable across restarts). */
+  readonly column: number;
+  /** Number of columns (the configured worker count). */
+  readonly columns: number;
+  /** pino level name of the primary's logger. */
+  readonly logLevel: string;
+  /** How often a worker reports counter deltas while they change, in ms. */
+  readonly reportIntervalMs: number;
+}
+
+export type ToWorker =
+  | {
+    readonly type: 'start';
+    readonly id: number;
+    readonly plan: ServerPlan;
+    readonly snapshot: BackendSnapshot;
+    /** The server's active counts (shared-active.ts layout). */
+    readonly shared: SharedArrayBuffer;
+    /** Latest leastbandwidth inputs, when a stats tick has published some. */
+    readonly rates: { readonly slots: readonly number[]; readonly bandwidth: readonly number[] } | null;
+    /** Listen with SO_REUSEPORT (every worker binds the same address). */
+    readonly reusePort: boolean;
+  }
+  | { readonly type: 'update'; readonly name: string; readonly snapshot: BackendSnapshot }
+  | { readonly type: 'rates'; readonly name: string; readonly slots: readonly number[]; readonly bandwidth: readonly number[] }
+  | { readonly type: 'flush'; readonly name: string }
+  | { readonly type: 'drain'; readonly id: number; readonly name: string; readonly graceMs: number }
+  | { readonly type: 'close'; readonly id: number; readonly name: string };
+
+/** An error as plain data; `kind` lets the primary rebuild the typed error (StartError…). */
+export interface ErrorData {
+  readonly kind: string;
+  readonly message: string;
+}
+
+export type FromWorker =
+  | { readonly type: 'ready' }
+  | { readonly type: 'started'; readonly id: number; readonly address: string; readonly port: number }
+  | { readonly type: 'failed'; readonly id: number; readonly error: ErrorData }
+  /** A drain or close finished: every connection of that server in this worker is released. */
+  | { readonly type: 'done'; readonly id: number }
+  | { readonly type: 'counters'; readonly deltas: readonly CounterDeltas[] }
+  /** One pino JSON line from the worker's logger, re-logged by the primary. */
+  | { readonly type: 'log'; readonly line: string };

@@ -1,0 +1,120 @@
+/**
+ * A data-plane worker thread: runs the in-process data plane (src/data/in-process.ts) for every
+ * server the primary starts here, with
+ * - a listener bound with SO_REUSEPORT (every worker listens on the same port),
+ * - the server's active counts in shared memory (shared-active.ts, this worker's column),
+ * - counters batched into `CounterDeltas` (delta-sink.ts) and posted every `reportIntervalMs`
+ *   while they change, and at once on `flush`, before a drain/close reply,
+ * - logs as pino JSON lines posted to the primary, which logs them through its own logger.
+ * Nothing but plain data (messages.ts) crosses.
+ */
+import { Writable } from 'node:stream';
+import { parentPort, workerData } from 'node:worker_threads';
+import pino from 'pino';
+import { createBalancerRegistry } from '../balance/index.js';
+import { mathRandom } from '../core/clock.js';
+import { errorMessage } from '../core/errors.js';
+import { InProcessDataPlane } from '../data/in-process.js';
+import { DeltaSink } from './delta-sink.js';
+import type { FromWorker, ToWorker, WorkerInit } from './messages.js';
+import { SharedActiveTable } from './shared-active.js';
+
+const port = parentPort;
+if (port === null) throw new Error('src/workers/worker.ts runs as a worker thread only');
+const init = workerData as WorkerInit;
+
+const post = (m: FromWorker): void => port.postMessage(m);
+
+const logStream = new Writable({
+  write(chunk: Buffer, _enc, cb): void {
+    for (const line of chunk.toString('utf8').split('\n')) if (line !== '') post({ type: 'log', line });
+    cb();
+  },
+});
+const log = pino({ level: init.logLevel, base: null }, logStream);
+
+// A bad client or a bug in one connection must not take the worker (and its connections) down,
+// as in the single-thread process (cli.ts).
+process.on('uncaughtException', (err) => log.error({ name: 'process' }, `uncaught exception: ${errorMessage(err)}`));
+
+const shared = new Map<string, SharedArrayBuffer>();
+const sinks = new Map<string, DeltaSink>();
+let reportTimer: NodeJS.Timeout | null = null;
+
+function report(): void {
+  if (reportTimer !== null) clearTimeout(reportTimer);
+  reportTimer = null;
+  const deltas = [];
+  for (const s of sinks.values()) {
+    const d = s.take();
+    if (d !== null) deltas.push(d);
+  }
+  if (deltas.length > 0) post({ type: 'counters', deltas });
+}
+
+function schedule(): void {
+  reportTimer ??= setTimeout(report, init.reportIntervalMs);
+}
+
+const dataPlane = new InProcessDataPlane({
+  balancers: createBalancerRegistry(),
+  random: mathRandom,
+  log,
+  reusePort: true,
+  activeTable: (plan) => {
+    const sab = shared.get(plan.name);
+    if (sab === undefined) throw new Error(`no shared counters for server ${plan.name}`);
+    return new SharedActiveTable(sab, init.columns, init.column);
+  },
+});
+
+async function stop(id: number, name: string, run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } finally {
+    report();
+    sinks.delete(name);
+    shared.delete(name);
+    post({ type: 'done', id });
+  }
+}
+
+async function handle(m: ToWorker): Promise<void> {
+  switch (m.type) {
+    case 'start': {
+      const name = m.plan.name;
+      shared.set(name, m.shared);
+      const sink = new DeltaSink(name, schedule);
+      try {
+        const started = await dataPlane.start(m.plan, m.snapshot, sink);
+        sinks.set(name, sink);
+        if (m.rates !== null) dataPlane.rates(name, m.rates.slots, m.rates.bandwidth);
+        post({ type: 'started', id: m.id, address: started.address, port: started.port });
+      } catch (err) {
+        shared.delete(name);
+        post({ type: 'failed', id: m.id, error: { kind: err instanceof Error ? err.name : 'Error', message: errorMessage(err) } });
+      }
+      return;
+    }
+    case 'update':
+      dataPlane.update(m.name, m.snapshot);
+      return;
+    case 'rates':
+      dataPlane.rates(m.name, m.slots, m.bandwidth);
+      return;
+    case 'flush':
+      report();
+      return;
+    case 'drain':
+      await stop(m.id, m.name, () => dataPlane.drain(m.name, m.graceMs));
+      return;
+    case 'close':
+      await stop(m.id, m.name, () => dataPlane.close(m.name));
+      return;
+  }
+}
+
+port.on('message', (m: ToWorker) => {
+  handle(m).catch((err: unknown) => log.error({ name: 'worker' }, `message ${m.type}: ${errorMessage(err)}`));
+});
+post({ type: 'ready' });
