@@ -12,7 +12,7 @@
  *   `:https`); callers pass that port as `defaultPort`.
  */
 import { lookup } from 'node:dns/promises';
-import { isIP, type AddressInfo, type Server } from 'node:net';
+import { isIP, type AddressInfo, type ListenOptions as NetListenOptions, type Server } from 'node:net';
 import { StartError, errorMessage } from './errors.js';
 
 export interface BindTarget {
@@ -198,7 +198,7 @@ function listenOnce(server: Server, host: string, port: number, opts: ListenOpti
     server.once('error', onError);
     server.once('listening', onListening);
     // `reusePort` is not in @types/node 20's ListenOptions.
-    const listenOpts: Parameters<Server['listen']>[0] & { reusePort?: boolean } = {
+    const listenOpts: NetListenOptions & { reusePort?: boolean } = {
       host, port, ipv6Only: false,
       ...(opts.backlog !== undefined ? { backlog: opts.backlog } : {}),
       ...(opts.reusePort === true ? { reusePort: true } : {}),

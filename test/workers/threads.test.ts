@@ -35,7 +35,7 @@ test('2 workers: each takes at least 30 % of 10,000 connections', { skip: noThre
     const results = await runPool(10_000, 64, () => roundTrip(h, w.port, payload));
     assert.equal(results.filter((r) => r === 'ok').length, 10_000);
     await waitFor(() => w.threaded!.connectionsPerWorker().reduce((a, b) => a + b, 0) === 10_000, 10_000, 'all connections reported');
-    const per = w.threaded!.connectionsPerWorker();
+    const per = w.threaded.connectionsPerWorker();
     for (const [i, n] of per.entries()) assert.ok(n >= 3000, `worker ${i} took ${n} of 10,000 (${per.join(' / ')})`);
   } finally {
     await h.close();
