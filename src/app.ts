@@ -1,10 +1,10 @@
 /**
  * The composition root: the one place that builds the real parts (registries, server manager,
- * REST API, metrics, profiler) and wires them together.
+ * REST API, metrics, profiler) and wires them together. The REST API, the metrics (prom-client) and
+ * the profiler are imported only when their section is enabled, so a process does not carry what
+ * its config does not use (issue 8 item 8: idle memory).
  */
 import type { AddressInfo } from 'node:net';
-import { startApi } from './api/server.js';
-import { startProfiler } from './api/profiler.js';
 import { createBalancerRegistry } from './balance/index.js';
 import { dumpConfig, redactSecrets } from './config/dump.js';
 import { validateRoot } from './config/prepare.js';
@@ -16,7 +16,6 @@ import { ConfigError, DecodeError, errorMessage } from './core/errors.js';
 import { AccessLog } from './data/access-log.js';
 import { createDiscoveryRegistry } from './discovery/index.js';
 import { createHealthcheckRegistry } from './healthcheck/index.js';
-import { createMetrics, startMetricsServer } from './metrics/index.js';
 
 /** Default grace of the connections of a server removed by a reload. */
 export const DEFAULT_RELOAD_GRACE_MS = 10_000;
@@ -107,6 +106,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
 
     let profilerRunning = false;
     if (config.profiler?.enabled === true) {
+      const { startProfiler } = await import('./api/profiler.js');
       const profiler = await startProfiler({ bind: config.profiler.bind, log: log.child({ name: 'profiler' }) });
       closables.push(profiler);
       profilerRunning = profiler.address() !== undefined;
@@ -115,6 +115,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
 
     let metricsAddress: AddressInfo | undefined;
     if (config.metrics.enabled) {
+      const { createMetrics, startMetricsServer } = await import('./metrics/index.js');
       const metrics = createMetrics({ manager, version: opts.version });
       const server = await startMetricsServer({ bind: config.metrics.bind, registry: metrics.registry, log: log.child({ name: 'metrics' }) });
       closables.push(server);
@@ -168,6 +169,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
         );
         return dumpConfig(config, current, format);
       };
+      const { startApi } = await import('./api/server.js');
       const api = await startApi({
         api: config.api,
         manager,

@@ -16,8 +16,8 @@
  * No connection reuse: one connection per check, closed at once. One deadline for the whole
  * check (the scheduler's timeout). Not allowed on `udp` servers.
  */
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
+import { nodeHttp, nodeHttps } from '../core/builtin.js';
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { ConfigError, errorMessage } from '../core/errors.js';
@@ -158,9 +158,9 @@ function checkHttp(settings: HttpSettings, target: CheckTarget, signal: AbortSig
       Object.assign(options, settings.tls);
       const name = settings.host !== '' ? settings.host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') : target.host;
       if (isIP(name) === 0) options.servername = name;
-      req = httpsRequest(options);
+      req = nodeHttps().request(options);
     } else {
-      req = httpRequest(options);
+      req = nodeHttp().request(options);
     }
     let step = 'connect';
     let finished = false;

@@ -24,7 +24,8 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { connect as tcpConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions, type SecureVersion } from 'node:tls';
+import type { ConnectionOptions, SecureVersion } from 'node:tls';
+import { nodeTls } from '../core/builtin.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import type { BackendsTlsWire } from '../config/types.js';
 import { unescapeGo } from '../config/go-string.js';
@@ -230,7 +231,7 @@ function checkStream(settings: ProbeSettings, target: CheckTarget, signal: Abort
     if (settings.protocol === 'tls') {
       const opts: ConnectionOptions = { ...settings.tls, host: target.host, port: target.port };
       if (isIP(target.host) === 0) opts.servername = target.host;
-      socket = tlsConnect(opts);
+      socket = nodeTls().connect(opts);
     } else {
       socket = tcpConnect({ host: target.host, port: target.port });
     }
