@@ -6,14 +6,20 @@
  *   undici (about +14 MB of idle RSS on Node 24; +1 MB through `require()`).
  * - `node:https` and `node:tls` (about +6 to +9 MB on Node 24) are loaded only by the code paths that
  *   speak TLS (a TLS health probe, an HTTPS discovery endpoint, the API over TLS).
+ * - `node:child_process` only when an exec discovery or health check runs a program.
  * `require()` caches, so each call after the first is a map lookup.
  */
 import { createRequire } from 'node:module';
+import type * as ChildProcess from 'node:child_process';
 import type * as Http from 'node:http';
 import type * as Https from 'node:https';
 import type * as Tls from 'node:tls';
 
 const load = createRequire(import.meta.url);
+
+export function nodeChildProcess(): typeof ChildProcess {
+  return load('node:child_process') as typeof ChildProcess;
+}
 
 export function nodeHttp(): typeof Http {
   return load('node:http') as typeof Http;
