@@ -15,8 +15,7 @@
  *   its port defaults to 53; a pattern without the final dot gets one (GoBetween failed every query).
  */
 import type { DiscoveryWire } from '../config/types.js';
-import { key } from '../core/keys.js';
-import { z } from 'zod';
+import { key, keyGroup } from '../core/keys.js';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Answer } from 'dns-packet';
@@ -189,7 +188,7 @@ async function resolveTarget(target: string, q: DnsQueryOptions): Promise<string
 
 export const srvKind: DiscoveryKind<SrvSettings> = {
   kind: 'srv',
-  schema: z.object({
+  schema: keyGroup({
     srv_lookup_server: key.string('DNS server to ask, `host[:port]` (port 53 when omitted).'),
     srv_lookup_pattern: key.string('SRV name to query, e.g. `_http._tcp.service.example.` (the final dot is added).'),
     srv_dns_protocol: key.string('DNS transport: `udp` or `tcp`.', { effectiveDefault: 'udp' }),

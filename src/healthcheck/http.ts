@@ -24,8 +24,7 @@ import { ConfigError, errorMessage } from '../core/errors.js';
 import { compileGoRegexp } from '../config/go-regexp.js';
 import type { CheckResult, CheckTarget, HealthcheckKind } from './types.js';
 import { tlsOptions } from './probe.js';
-import { key } from '../core/keys.js';
-import { z } from 'zod';
+import { key, keyGroup } from '../core/keys.js';
 import { abortReason, socketError } from './util.js';
 
 /** Body bytes read for `http_expected_body`; the rest is not read. */
@@ -78,7 +77,7 @@ function statusOk(ranges: HttpSettings['status'], code: number): boolean {
 export const httpKind: HealthcheckKind<HttpSettings> = {
   kind: 'http',
   tcpOnly: true,
-  schema: z.object({
+  schema: keyGroup({
     http_path: key.string('Request path (tsbetween only).', { effectiveDefault: '/' }),
     http_method: key.string('GET or HEAD (tsbetween only).', { effectiveDefault: 'GET' }),
     http_host: key.string('Host header (tsbetween only; default: the backend host).'),

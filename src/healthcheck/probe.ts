@@ -33,8 +33,7 @@ import { compileGoRegexp } from '../config/go-regexp.js';
 import type { CheckResult, CheckTarget, Fail, HealthcheckKind } from './types.js';
 import type { HealthcheckWire } from '../config/types.js';
 import { goStringError } from '../config/go-string.js';
-import { key } from '../core/keys.js';
-import { z } from 'zod';
+import { key, keyGroup } from '../core/keys.js';
 import { abortReason, socketError } from './util.js';
 
 export interface ProbeSettings {
@@ -89,7 +88,7 @@ export function tlsOptions(bt: BackendsTlsWire | null, path: string): Connection
 
 export const probeKind: HealthcheckKind<ProbeSettings> = {
   kind: 'probe',
-  schema: z.object({
+  schema: keyGroup({
     probe_protocol: key.string('`tcp`, `udp` or `tls` (the TLS probe uses the server\'s `backends_tls`).'),
     probe_strategy: key.string('`starts_with` or `regexp`.', { effectiveDefault: 'starts_with' }),
     probe_send: key.string('Bytes to send, with Go string escapes (`\\n`, `\\x00`).'),
