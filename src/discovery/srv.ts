@@ -21,7 +21,9 @@ import { isIP } from 'node:net';
 import type { Answer } from 'dns-packet';
 import type { BackendSpec } from '../core/backend.js';
 import { ConfigError } from '../core/errors.js';
-import { type DnsProtocol, type DnsQueryOptions, type DnsServer, dnsQuery, rcodeName } from './dns-client.js';
+// The DNS client (dns-packet, dgram) is imported on the first fetch: a process without srv
+// discovery does not load it (issue 8 item 8).
+import type { DnsProtocol, DnsQueryOptions, DnsServer } from './dns-client.js';
 import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind, type Fail, type FetchContext } from './types.js';
 import { requireGroup, requireString, splitHostPort, throwIfAborted } from './util.js';
 
@@ -77,6 +79,7 @@ export async function fetchSrv(s: SrvSettings, ctx: FetchContext, resolveHost: H
   const server: DnsServer = { host, port: s.serverPort };
   const q: DnsQueryOptions = { server, protocol: s.protocol, signal: ctx.signal };
 
+  const { dnsQuery, rcodeName } = await import('./dns-client.js');
   const res = await dnsQuery(s.pattern, 'SRV', q);
   if (res.rcode === 3) {
     ctx.log.warn(`${s.pattern} does not exist (NXDOMAIN): empty backend list`);
@@ -169,6 +172,7 @@ function addressOf(rr: Answer): string | undefined {
 async function resolveTarget(target: string, q: DnsQueryOptions): Promise<string | undefined> {
   for (const type of ['A', 'AAAA'] as const) {
     try {
+      const { dnsQuery } = await import('./dns-client.js');
       const res = await dnsQuery(`${target}.`, type, q);
       if (res.rcode === 0) {
         for (const rr of res.packet.answers ?? []) {
