@@ -1,17 +1,16 @@
 /**
  * The composition root: the one place that builds the real parts (registries, server manager,
- * REST API, metrics, profiler) and wires them together.
+ * REST API, metrics, profiler) and wires them together. The REST API, the metrics (prom-client) and
+ * the profiler are imported only when their section is enabled, so a process does not carry what
+ * its config does not use (issue 8 item 8: idle memory).
  */
 import type { AddressInfo } from 'node:net';
 import type { WorkersSetting } from './args.js';
-import { startApi } from './api/server.js';
-import { startProfiler } from './api/profiler.js';
 import { createBalancerRegistry } from './balance/index.js';
 import { dumpConfig, redactSecrets } from './config/dump.js';
 import { validateRoot } from './config/prepare.js';
 import type { AcmeWire, ConfigSource, ConfigWire, ServerInput, ServerWire } from './config/types.js';
-import { startHttpChallenge } from './acme/http-challenge.js';
-import { AcmeManager, normaliseHost, type AcmeSettings } from './acme/manager.js';
+import type { AcmeManager, AcmeSettings } from './acme/manager.js';
 import { mathRandom, type Random } from './core/clock.js';
 import type { Logger } from './core/log.js';
 import { ReloadError, ServerManager, type ReloadResult } from './control/server-manager.js';
@@ -20,7 +19,6 @@ import { AccessLog } from './data/access-log.js';
 import type { DataPlanePort } from './core/port.js';
 import { createDiscoveryRegistry } from './discovery/index.js';
 import { createHealthcheckRegistry } from './healthcheck/index.js';
-import { createMetrics, startMetricsServer } from './metrics/index.js';
 import { createDataPlane } from './workers/index.js';
 
 /** Default grace of the connections of a server removed by a reload. */
@@ -86,7 +84,7 @@ function acmeSettings(a: AcmeWire): AcmeSettings {
 }
 
 /** A host in two servers' `tls.acme_hosts` fails the config before any listener opens. */
-function checkAcmeHosts(name: string, input: ServerInput, owners: Map<string, string>): void {
+function checkAcmeHosts(name: string, input: ServerInput, owners: Map<string, string>, normaliseHost: (h: string) => string): void {
   for (const raw of input.tls?.acme_hosts ?? []) {
     const host = normaliseHost(raw);
     const owner = owners.get(host);
@@ -101,9 +99,13 @@ export async function startApp(opts: AppOptions): Promise<App> {
   const managerLog = log.child({ name: 'manager' });
   managerLog.info('Initializing...');
   let acme: AcmeManager | undefined;
+  let normaliseAcmeHost: (h: string) => string = (h) => h;
   if (config.acme !== null) {
     log.child({ name: 'services' }).info('Creating acme');
-    acme = new AcmeManager({ settings: acmeSettings(config.acme), log: log.child({ name: 'acme' }) });
+    // Loaded only with [acme] (acme-client and its HTTP stack are not small).
+    const mod = await import('./acme/manager.js');
+    normaliseAcmeHost = mod.normaliseHost;
+    acme = new mod.AcmeManager({ settings: acmeSettings(config.acme), log: log.child({ name: 'acme' }) });
   }
 
   // [access_log] (tsbetween-only): one line per connection when enabled; absent or off: nothing.
@@ -165,13 +167,14 @@ export async function startApp(opts: AppOptions): Promise<App> {
       const input = servers[name];
       if (input === undefined) continue;
       plans.push([name, manager.check(name, input)] as const);
-      if (acme !== undefined) checkAcmeHosts(name, input, acmeOwners);
+      if (acme !== undefined) checkAcmeHosts(name, input, acmeOwners, normaliseAcmeHost);
     }
     if (acme !== undefined && config.acme?.challenge === 'http') {
       // GoBetween ignores this listener's errors silently; they are logged here.
       const acmeLog = log.child({ name: 'acme' });
       const service = acme;
       try {
+        const { startHttpChallenge } = await import('./acme/http-challenge.js');
         closables.push(await startHttpChallenge({ bind: config.acme.http_bind, tokens: (t) => service.httpToken(t), log: acmeLog }));
       } catch (err) {
         acmeLog.error(`HTTP-01 listener on ${config.acme.http_bind}: ${errorMessage(err)}`);
@@ -181,6 +184,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
 
     let profilerRunning = false;
     if (config.profiler?.enabled === true) {
+      const { startProfiler } = await import('./api/profiler.js');
       const profiler = await startProfiler({ bind: config.profiler.bind, log: log.child({ name: 'profiler' }) });
       closables.push(profiler);
       profilerRunning = profiler.address() !== undefined;
@@ -189,6 +193,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
 
     let metricsAddress: AddressInfo | undefined;
     if (config.metrics.enabled) {
+      const { createMetrics, startMetricsServer } = await import('./metrics/index.js');
       const metrics = createMetrics({ manager, version: opts.version });
       const server = await startMetricsServer({ bind: config.metrics.bind, registry: metrics.registry, log: log.child({ name: 'metrics' }) });
       closables.push(server);
@@ -242,6 +247,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
         );
         return dumpConfig(config, current, format);
       };
+      const { startApi } = await import('./api/server.js');
       const api = await startApi({
         api: config.api,
         manager,

@@ -8,7 +8,8 @@
  *
  * Everything else is 404. One CPU profile at a time. Listen errors are only logged.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { nodeHttp } from '../core/builtin.js';
 import { Session } from 'node:inspector';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
@@ -133,7 +134,7 @@ export async function startProfiler(opts: ProfilerOptions): Promise<ProfilerServ
     text(res, 404, '404 page not found\n');
   }
 
-  const server = createServer((req, res) => {
+  const server = nodeHttp().createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       log.error({ err }, 'profiler request failed');
       text(res, 500, 'profiler error\n');

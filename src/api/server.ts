@@ -28,8 +28,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { nodeHttp, nodeHttps } from '../core/builtin.js';
 import type { AddressInfo } from 'node:net';
 import { decodeServer } from '../config/decode.js';
 import { redactSecrets, serverToJson } from '../config/dump.js';
@@ -459,12 +459,12 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
     const cert = await readPem(api.tls.cert_path, 'api.tls.cert_path');
     const key = await readPem(api.tls.key_path, 'api.tls.key_path');
     try {
-      server = createHttpsServer({ cert, key, ...httpServerOptions(limits) }, onRequest);
+      server = nodeHttps().createServer({ cert, key, ...httpServerOptions(limits) }, onRequest);
     } catch (err) {
       throw new StartError(errorMessage(err), { cause: err, path: 'api.tls' });
     }
   } else {
-    server = createHttpServer(httpServerOptions(limits), onRequest);
+    server = nodeHttp().createServer(httpServerOptions(limits), onRequest);
   }
   applyHttpLimits(server, limits);
   server.on('clientError', (err, socket) => {

@@ -24,19 +24,17 @@
  * - Q-31: `consul_service_datacenter` (the name in GoBetween's sample config, which GoBetween
  *   ignores) is read as `consul_datacenter`, with a warning.
  *
- * The decoding rules are the descriptor tables below rather than zod parsing: zod has no
- * case-insensitive key matching nor unknown-key reporting, and its issues do not carry Go's type
- * vocabulary. The discovery and health-check key groups, though, are built from each kind's zod
- * key schema (see {@link kindGroups}): adding a kind adds its keys here without touching this file.
+ * The decoding rules are the descriptor tables below rather than a schema library's parsing
+ * (case-insensitive key matching, unknown-key reporting and Go's type vocabulary are needed). The
+ * discovery and health-check key groups, though, are built from each kind's key schema (see {@link kindGroups}): adding a kind adds its keys here without touching this file.
  *
  * The tables are also the one list of GoBetween's keys: their key order is GoBetween's output
  * order (control-plane §3.6), and dump.ts writes the echo and `/dump` from them
  * ({@link serverTable}, {@link configTable}, {@link discoveryShape}, {@link healthcheckShape}).
  */
 import { parse as parseToml, TomlError } from 'smol-toml';
-import type { z } from 'zod';
 import { DecodeError } from '../core/errors.js';
-import { keyMeta, type KeyGroupSchema } from '../core/keys.js';
+import { keyMeta, type KeyGroupSchema, type KeySchema } from '../core/keys.js';
 import { createDiscoveryRegistry } from '../discovery/index.js';
 import { createHealthcheckRegistry } from '../healthcheck/index.js';
 import type {
@@ -407,11 +405,11 @@ const proxyProtocolFields: Fields<ProxyProtocolWire> = { version: str };
 const acceptProxyProtocolFields: Fields<AcceptProxyProtocolWire> = { from: nstrs, timeout: dur };
 
 // Discovery and health-check key groups come from the kinds themselves (DESIGN rule 1): each
-// kind declares its keys as a zod schema (core/keys.ts); a group is named after its kind, and
+// kind declares its keys as a key group (core/keys.ts); a group is named after its kind, and
 // the registries' registration order is GoBetween's group order in the echo (§3.6).
 
 /** The decoder field for one key schema, by its Go type. */
-function fieldOf(schema: z.ZodType): Field<unknown> {
+function fieldOf(schema: KeySchema): Field<unknown> {
   switch (keyMeta(schema).goType) {
     case 'string': return str;
     case 'duration': return dur;

@@ -1,12 +1,11 @@
 /**
  * The machine-readable configuration reference: every key with its path, Go type, default and
- * description, built from zod key schemas (core/keys.ts). The discovery and health-check keys
+ * description, built from key schemas (core/keys.ts). The discovery and health-check keys
  * come from the kinds' own schemas (via the registries), so a new kind documents itself; the
  * root and server sections are declared below. A generator writes docs/configuration.md from
  * {@link configReference}; a test checks that it lists exactly the keys the decoder reads.
  */
-import { z } from 'zod';
-import { describeGroup, key, type GoType, type KeyGroupSchema } from '../core/keys.js';
+import { describeGroup, key, keyGroup, type GoType, type KeyGroupSchema } from '../core/keys.js';
 import { createDiscoveryRegistry } from '../discovery/index.js';
 import { createHealthcheckRegistry } from '../healthcheck/index.js';
 
@@ -38,7 +37,7 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
   {
     section: 'logging',
     description: 'Log output.',
-    schema: z.object({
+    schema: keyGroup({
       level: key.string('`panic`, `fatal`, `error`, `warn`, `info`, `debug` or `trace`.', { effectiveDefault: 'info' }),
       output: key.string('`stdout`, `stderr` or a file path (appended).', { effectiveDefault: 'stdout' }),
       format: key.string('`text` (GoBetween\'s layout) or `json`.', { effectiveDefault: 'text' }),
@@ -47,7 +46,7 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
   {
     section: 'api',
     description: 'The REST API.',
-    schema: z.object({
+    schema: keyGroup({
       enabled: key.bool('Serve the REST API.'),
       bind: key.string('Listen address, `host:port` (empty: every address, port 80 or 443 with TLS).'),
       cors: key.bool('Answer CORS requests (any origin).'),
@@ -56,7 +55,7 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
   {
     section: 'api.basic_auth',
     description: 'HTTP basic authentication for every route but `/ping`.',
-    schema: z.object({
+    schema: keyGroup({
       login: key.string('User name (required when the section is present).'),
       password: key.string('Password (redacted in `/dump`).'),
     }),
@@ -64,7 +63,7 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
   {
     section: 'api.tls',
     description: 'Serve the API over HTTPS.',
-    schema: z.object({
+    schema: keyGroup({
       cert_path: key.string('Certificate chain (PEM).'),
       key_path: key.string('Private key (PEM).'),
     }),
@@ -72,7 +71,7 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
   {
     section: 'metrics',
     description: 'Prometheus metrics on `GET /metrics`.',
-    schema: z.object({
+    schema: keyGroup({
       enabled: key.bool('Serve metrics.'),
       bind: key.string('Listen address, `host:port`.'),
     }),
@@ -80,7 +79,7 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
   {
     section: 'defaults',
     description: 'Connection options for every server that does not set them (API-created ones too).',
-    schema: z.object({
+    schema: keyGroup({
       max_connections: key.int('Client connections per server (0 = no limit).'),
       client_idle_timeout: key.duration(`Close a connection idle on the client side this long; ${durationNote}.`, { effectiveDefault: '0' }),
       backend_idle_timeout: key.duration(`Close a connection idle on the backend side this long; ${durationNote}.`, { effectiveDefault: '0' }),
@@ -90,7 +89,7 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
   {
     section: 'acme',
     description: 'Let\'s Encrypt certificates (parsed and validated; not supported yet).',
-    schema: z.object({
+    schema: keyGroup({
       challenge: key.string('Challenge type.', { effectiveDefault: 'http' }),
       http_bind: key.string('Listen address of the HTTP challenge.', { effectiveDefault: '0.0.0.0:80' }),
       cache_dir: key.string('Certificate cache directory.', { effectiveDefault: '/tmp' }),
@@ -99,7 +98,7 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
   {
     section: 'profiler',
     description: 'CPU profile and heap snapshot endpoints, on their own listener.',
-    schema: z.object({
+    schema: keyGroup({
       enabled: key.bool('Serve the profiler.'),
       bind: key.string('Listen address, `host:port`.'),
     }),
@@ -107,7 +106,7 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
   {
     section: 'servers.NAME',
     description: 'One load-balanced server.',
-    schema: z.object({
+    schema: keyGroup({
       max_connections: key.int('Client connections (0 = no limit; default from `[defaults]`).'),
       client_idle_timeout: key.duration(`Client-side idle timeout; ${durationNote}; default from \`[defaults]\`.`, { effectiveDefault: '0' }),
       backend_idle_timeout: key.duration(`Backend-side idle timeout; ${durationNote}; default from \`[defaults]\`.`, { effectiveDefault: '0' }),
@@ -120,7 +119,7 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
   {
     section: 'servers.NAME.sni',
     description: 'Route TLS connections by the SNI name of their ClientHello.',
-    schema: z.object({
+    schema: keyGroup({
       hostname_matching_strategy: key.string('`exact` or `regexp`.', { effectiveDefault: 'exact' }),
       unexpected_hostname_strategy: key.string('`default`, `reject` or `any`.', { effectiveDefault: 'default' }),
       read_timeout: key.duration(`How long to wait for the ClientHello; ${durationNote}.`, { effectiveDefault: '2s' }),
@@ -129,7 +128,7 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
   {
     section: 'servers.NAME.tls',
     description: 'TLS termination.',
-    schema: z.object({
+    schema: keyGroup({
       acme_hosts: key.strings('Host names to get certificates for with ACME.'),
       cert_path: key.string('Certificate chain (PEM).'),
       key_path: key.string('Private key (PEM).'),
@@ -142,7 +141,7 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
   {
     section: 'servers.NAME.backends_tls',
     description: 'TLS towards the backends.',
-    schema: z.object({
+    schema: keyGroup({
       ignore_verify: key.bool('Do not verify the backend certificates.'),
       root_ca_cert_path: key.string('CA certificates to verify backends with (PEM).'),
       cert_path: key.string('Client certificate (PEM).'),
@@ -156,7 +155,7 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
   {
     section: 'servers.NAME.udp',
     description: 'UDP sessions (protocol `udp`).',
-    schema: z.object({
+    schema: keyGroup({
       max_requests: key.int('Datagrams from the client per session (0 = no limit).'),
       max_responses: key.int('Datagrams from the backend per session (0 = no limit).'),
       transparent: key.bool('Send to backends from the client\'s address.'),
@@ -165,7 +164,7 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
   {
     section: 'servers.NAME.access',
     description: 'Client access rules; the first match wins.',
-    schema: z.object({
+    schema: keyGroup({
       default: key.string('`allow` or `deny` when no rule matches.', { effectiveDefault: 'allow' }),
       rules: key.strings('`allow|deny IP-or-CIDR` lines.'),
     }),
@@ -173,12 +172,12 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
   {
     section: 'servers.NAME.proxy_protocol',
     description: 'Send a PROXY protocol header to the backends.',
-    schema: z.object({ version: key.string('PROXY protocol version (`1`).') }),
+    schema: keyGroup({ version: key.string('PROXY protocol version (`1`).') }),
   },
   {
     section: 'servers.NAME.discovery',
     description: 'Where the backends come from; the kind\'s own keys follow.',
-    schema: z.object({
+    schema: keyGroup({
       kind: key.string('Discovery kind (required).'),
       failpolicy: key.string('On a failed fetch: `keeplast` (keep the backends) or `setempty`.', { effectiveDefault: 'keeplast' }),
       interval: key.duration(`Fetch interval; ${durationNote} (fetch once).`, { effectiveDefault: '0' }),
@@ -188,7 +187,7 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
   {
     section: 'servers.NAME.healthcheck',
     description: 'Active health checks; the kind\'s own keys follow.',
-    schema: z.object({
+    schema: keyGroup({
       kind: key.string('`ping`, `probe`, `exec` or `none`.', { effectiveDefault: 'none' }),
       interval: key.duration('Check interval (required for an active check).'),
       passes: key.int('Consecutive successes to mark a backend live.', { effectiveDefault: 1 }),

@@ -4,7 +4,8 @@
  * an abort (timeout, server deleted) kills whatever it started too — a script's `sleep` or
  * `curl` cannot keep the pipe, or the caller, waiting.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { nodeChildProcess } from './builtin.js';
 
 export type ProgramOutcome =
   /** The program ended: exit code (null when killed by a signal) and the captured stdout. */
@@ -45,7 +46,7 @@ export function runProgram(file: string, args: readonly string[], signal: AbortS
     }
     let child: ChildProcess;
     try {
-      child = spawn(file, args, { stdio: ['ignore', 'pipe', 'ignore'], detached: true, windowsHide: true });
+      child = nodeChildProcess().spawn(file, args, { stdio: ['ignore', 'pipe', 'ignore'], detached: true, windowsHide: true });
     } catch (err) {
       resolve({ kind: 'error', error: new Error(`${file}: ${err instanceof Error ? err.message : String(err)}`) });
       return;

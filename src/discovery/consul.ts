@@ -7,8 +7,7 @@
  * sni = the value of the last `sni=<v>` tag (up to a space); weight and priority 1.
  */
 import type { DiscoveryWire } from '../config/types.js';
-import { key } from '../core/keys.js';
-import { z } from 'zod';
+import { key, keyGroup } from '../core/keys.js';
 import type { BackendSpec } from '../core/backend.js';
 import { ConfigError } from '../core/errors.js';
 import { httpRequest, loadTls, type HttpRequestOptions } from './http.js';
@@ -38,7 +37,7 @@ export function sniFromTags(tags: unknown): string {
 
 export const consulKind: DiscoveryKind<ConsulSettings> = {
   kind: 'consul',
-  schema: z.object({
+  schema: keyGroup({
     consul_host: key.string('Consul agent, `host:port`.'),
     consul_service_name: key.string('Service to list.'),
     consul_service_tag: key.string('Only instances with this tag.'),

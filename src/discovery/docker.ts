@@ -12,8 +12,7 @@
  * sni = the container label `sni`; weight and priority 1.
  */
 import type { DiscoveryWire } from '../config/types.js';
-import { key } from '../core/keys.js';
-import { z } from 'zod';
+import { key, keyGroup } from '../core/keys.js';
 import type { BackendSpec } from '../core/backend.js';
 import { ConfigError } from '../core/errors.js';
 import { httpRequest, loadTls, type HttpRequestOptions } from './http.js';
@@ -92,7 +91,7 @@ function isWildcard(ip: string): boolean {
 
 export const dockerKind: DiscoveryKind<DockerSettings> = {
   kind: 'docker',
-  schema: z.object({
+  schema: keyGroup({
     docker_endpoint: key.string('Docker Engine API: `http://host:port`, `https://host:port` or `unix:///var/run/docker.sock`.'),
     docker_container_label: key.string('Only containers with this label (`key` or `key=value`).'),
     docker_container_private_port: key.int('Container port whose published port becomes the backend port.'),

@@ -4,8 +4,7 @@
  * kill or timeout -> fetch error. The child is killed (SIGKILL) when the fetch is aborted.
  */
 import type { DiscoveryWire } from '../config/types.js';
-import { key } from '../core/keys.js';
-import { z } from 'zod';
+import { key, keyGroup } from '../core/keys.js';
 import type { BackendSpec } from '../core/backend.js';
 import { parseBackendLine } from '../core/backend-line.js';
 import { ConfigError } from '../core/errors.js';
@@ -38,7 +37,7 @@ export async function runCommand(file: string, args: readonly string[], signal: 
 
 export const execKind: DiscoveryKind<ExecSettings> = {
   kind: 'exec',
-  schema: z.object({
+  schema: keyGroup({
     exec_command: key.strings('Program and arguments (no shell); each stdout line is a backend line.'),
   }),
   prepare(wire: DiscoveryWire, fail: Fail): void {

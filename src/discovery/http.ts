@@ -5,11 +5,11 @@
  * redirects followed (json/plaintext, like Go's client), body size bounded, cancellable.
  */
 import { readFile } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
+import type * as http from 'node:http';
+import type * as https from 'node:https';
 import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
-import tls from 'node:tls';
+import { nodeHttp, nodeHttps, nodeTls } from '../core/builtin.js';
 import { type ProxyEnv, type ProxyTarget, proxyFor } from './proxy-env.js';
 import { abortReason } from './util.js';
 
@@ -136,8 +136,8 @@ async function once(url: string, opts: HttpRequestOptions): Promise<HttpResponse
       if (tunnel !== undefined) {
         // TLS over the CONNECT tunnel; a one-off agent (no pooling) hands the request that socket.
         const tunnelSocket = tunnel;
-        const agent = new https.Agent({ keepAlive: false });
-        agent.createConnection = () => tls.connect({
+        const agent = new (nodeHttps().Agent)({ keepAlive: false });
+        agent.createConnection = () => nodeTls().connect({
           socket: tunnelSocket,
           ...(isIP(targetHost) === 0 ? { servername: targetHost } : {}),
           rejectUnauthorized: tlsOpts.rejectUnauthorized ?? true,
@@ -147,9 +147,9 @@ async function once(url: string, opts: HttpRequestOptions): Promise<HttpResponse
         });
         tlsOpts.agent = agent;
       }
-      req = https.request(tlsOpts, onResponse);
+      req = nodeHttps().request(tlsOpts, onResponse);
     } else {
-      req = http.request(common, onResponse);
+      req = nodeHttp().request(common, onResponse);
     }
     req.on('error', (err) => {
       tunnel?.destroy();
@@ -166,7 +166,7 @@ function connectTunnel(proxy: ProxyTarget, host: string, port: number, signal: A
     const authority = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
     const headers: Record<string, string> = { host: authority };
     if (proxy.auth !== '') headers['proxy-authorization'] = `Basic ${Buffer.from(proxy.auth).toString('base64')}`;
-    const req = http.request({ host: proxy.host, port: proxy.port, method: 'CONNECT', path: authority, headers, agent: false, signal });
+    const req = nodeHttp().request({ host: proxy.host, port: proxy.port, method: 'CONNECT', path: authority, headers, agent: false, signal });
     req.on('connect', (res, socket) => {
       if (res.statusCode !== 200) {
         socket.destroy();

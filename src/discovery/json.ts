@@ -7,8 +7,7 @@
  * the whole fetch, as in GoBetween. IPv6 hosts are bracketed (D22).
  */
 import type { DiscoveryWire } from '../config/types.js';
-import { key } from '../core/keys.js';
-import { z } from 'zod';
+import { key, keyGroup } from '../core/keys.js';
 import type { BackendSpec } from '../core/backend.js';
 import { ConfigError } from '../core/errors.js';
 import { httpGetText } from './http.js';
@@ -45,7 +44,7 @@ function intOf(v: unknown): number | undefined {
 
 export const jsonKind: DiscoveryKind<JsonSettings> = {
   kind: 'json',
-  schema: z.object({
+  schema: keyGroup({
     json_endpoint: key.string('URL returning a JSON array of backends.'),
     json_host_pattern: key.string('Path of the host in each element.', { effectiveDefault: 'host' }),
     json_port_pattern: key.string('Path of the port in each element.', { effectiveDefault: 'port' }),

@@ -17,8 +17,7 @@
  * certificates (`lxd_generate_client_certs`) is not done: create them with `lxc` or openssl.
  */
 import type { DiscoveryWire } from '../config/types.js';
-import { key } from '../core/keys.js';
-import { z } from 'zod';
+import { key, keyGroup } from '../core/keys.js';
 import { access, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -68,7 +67,7 @@ function expandPath(p: string): string {
 
 export const lxdKind: DiscoveryKind<LxdSettings> = {
   kind: 'lxd',
-  schema: z.object({
+  schema: keyGroup({
     lxd_server_address: key.string('LXD API: `unix:///var/lib/lxd/unix.socket` or `https://host:8443`.'),
     lxd_server_remote_name: key.string('Remote name in the lxc client config.', { effectiveDefault: 'local' }),
     lxd_server_remote_password: key.string('Trust password to register the client certificate (redacted in the API echo).'),

@@ -8,8 +8,7 @@
  * is a config error (GoBetween panicked at the first fetch, D23).
  */
 import type { DiscoveryWire } from '../config/types.js';
-import { key } from '../core/keys.js';
-import { z } from 'zod';
+import { key, keyGroup } from '../core/keys.js';
 import { compileGoRegexp } from '../config/go-regexp.js';
 import { type BackendSpec, backendSpec } from '../core/backend.js';
 import { parseBackendLine, parseUintField } from '../core/backend-line.js';
@@ -48,7 +47,7 @@ export function bodyLines(text: string): string[] {
 
 export const plaintextKind: DiscoveryKind<PlaintextSettings> = {
   kind: 'plaintext',
-  schema: z.object({
+  schema: keyGroup({
     plaintext_endpoint: key.string('URL returning one backend per line.'),
     plaintext_regex_pattern: key.string('Go regexp with named groups host, port, weight, priority, max_connections, sni (default: the backend line grammar).'),
   }),

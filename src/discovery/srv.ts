@@ -15,14 +15,15 @@
  *   its port defaults to 53; a pattern without the final dot gets one (GoBetween failed every query).
  */
 import type { DiscoveryWire } from '../config/types.js';
-import { key } from '../core/keys.js';
-import { z } from 'zod';
+import { key, keyGroup } from '../core/keys.js';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Answer } from 'dns-packet';
 import type { BackendSpec } from '../core/backend.js';
 import { ConfigError } from '../core/errors.js';
-import { type DnsProtocol, type DnsQueryOptions, type DnsServer, dnsQuery, rcodeName } from './dns-client.js';
+// The DNS client (dns-packet, dgram) is imported on the first fetch: a process without srv
+// discovery does not load it (issue 8 item 8).
+import type { DnsProtocol, DnsQueryOptions, DnsServer } from './dns-client.js';
 import { DEFAULT_RETRY_WAIT_MS, DEFAULT_TIMEOUT_MS, type DiscoveryKind, type Fail, type FetchContext } from './types.js';
 import { requireGroup, requireString, splitHostPort, throwIfAborted } from './util.js';
 
@@ -78,6 +79,7 @@ export async function fetchSrv(s: SrvSettings, ctx: FetchContext, resolveHost: H
   const server: DnsServer = { host, port: s.serverPort };
   const q: DnsQueryOptions = { server, protocol: s.protocol, signal: ctx.signal };
 
+  const { dnsQuery, rcodeName } = await import('./dns-client.js');
   const res = await dnsQuery(s.pattern, 'SRV', q);
   if (res.rcode === 3) {
     ctx.log.warn(`${s.pattern} does not exist (NXDOMAIN): empty backend list`);
@@ -170,6 +172,7 @@ function addressOf(rr: Answer): string | undefined {
 async function resolveTarget(target: string, q: DnsQueryOptions): Promise<string | undefined> {
   for (const type of ['A', 'AAAA'] as const) {
     try {
+      const { dnsQuery } = await import('./dns-client.js');
       const res = await dnsQuery(`${target}.`, type, q);
       if (res.rcode === 0) {
         for (const rr of res.packet.answers ?? []) {
@@ -189,7 +192,7 @@ async function resolveTarget(target: string, q: DnsQueryOptions): Promise<string
 
 export const srvKind: DiscoveryKind<SrvSettings> = {
   kind: 'srv',
-  schema: z.object({
+  schema: keyGroup({
     srv_lookup_server: key.string('DNS server to ask, `host[:port]` (port 53 when omitted).'),
     srv_lookup_pattern: key.string('SRV name to query, e.g. `_http._tcp.service.example.` (the final dot is added).'),
     srv_dns_protocol: key.string('DNS transport: `udp` or `tcp`.', { effectiveDefault: 'udp' }),

@@ -3,8 +3,7 @@
  * entries are logged (`Cant parse <line>`) and skipped; the fetch never fails and runs once.
  */
 import type { DiscoveryWire } from '../config/types.js';
-import { key } from '../core/keys.js';
-import { z } from 'zod';
+import { key, keyGroup } from '../core/keys.js';
 import type { BackendSpec } from '../core/backend.js';
 import { parseBackendLine } from '../core/backend-line.js';
 import type { DiscoveryKind, Fail } from './types.js';
@@ -17,7 +16,7 @@ export interface StaticSettings {
 
 export const staticKind: DiscoveryKind<StaticSettings> = {
   kind: 'static',
-  schema: z.object({
+  schema: keyGroup({
     static_list: key.strings('Backends, one `host:port[ weight=N][ priority=N][ max_connections=N][ sni=NAME]` line each.'),
   }),
   prepare(wire: DiscoveryWire, fail: Fail): void {

@@ -22,8 +22,7 @@ import { ConfigError } from '../core/errors.js';
 import { runProgram } from '../core/run.js';
 import type { Fail, HealthcheckKind } from './types.js';
 import type { HealthcheckWire } from '../config/types.js';
-import { key } from '../core/keys.js';
-import { z } from 'zod';
+import { key, keyGroup } from '../core/keys.js';
 import { abortReason, socketError } from './util.js';
 
 export interface ExecSettings {
@@ -41,7 +40,7 @@ function quote(out: Buffer): string {
 
 export const execKind: HealthcheckKind<ExecSettings> = {
   kind: 'exec',
-  schema: z.object({
+  schema: keyGroup({
     exec_command: key.string('Program to run (no shell); it gets the backend host and port as arguments.'),
     exec_expected_positive_output: key.string('Output meaning healthy (empty: exit 0 with no output is healthy).'),
     exec_expected_negative_output: key.string('Output meaning unhealthy.'),

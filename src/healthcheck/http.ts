@@ -16,16 +16,15 @@
  * No connection reuse: one connection per check, closed at once. One deadline for the whole
  * check (the scheduler's timeout). Not allowed on `udp` servers.
  */
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
+import { nodeHttp, nodeHttps } from '../core/builtin.js';
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { compileGoRegexp } from '../config/go-regexp.js';
 import type { CheckResult, CheckTarget, HealthcheckKind } from './types.js';
 import { tlsOptions } from './probe.js';
-import { key } from '../core/keys.js';
-import { z } from 'zod';
+import { key, keyGroup } from '../core/keys.js';
 import { abortReason, socketError } from './util.js';
 
 /** Body bytes read for `http_expected_body`; the rest is not read. */
@@ -78,7 +77,7 @@ function statusOk(ranges: HttpSettings['status'], code: number): boolean {
 export const httpKind: HealthcheckKind<HttpSettings> = {
   kind: 'http',
   tcpOnly: true,
-  schema: z.object({
+  schema: keyGroup({
     http_path: key.string('Request path (tsbetween only).', { effectiveDefault: '/' }),
     http_method: key.string('GET or HEAD (tsbetween only).', { effectiveDefault: 'GET' }),
     http_host: key.string('Host header (tsbetween only; default: the backend host).'),
@@ -158,9 +157,9 @@ function checkHttp(settings: HttpSettings, target: CheckTarget, signal: AbortSig
       Object.assign(options, settings.tls);
       const name = settings.host !== '' ? settings.host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') : target.host;
       if (isIP(name) === 0) options.servername = name;
-      req = httpsRequest(options);
+      req = nodeHttps().request(options);
     } else {
-      req = httpRequest(options);
+      req = nodeHttp().request(options);
     }
     let step = 'connect';
     let finished = false;

@@ -24,7 +24,8 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { connect as tcpConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions, type SecureVersion } from 'node:tls';
+import type { ConnectionOptions, SecureVersion } from 'node:tls';
+import { nodeTls } from '../core/builtin.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import type { BackendsTlsWire } from '../config/types.js';
 import { unescapeGo } from '../config/go-string.js';
@@ -32,8 +33,7 @@ import { compileGoRegexp } from '../config/go-regexp.js';
 import type { CheckResult, CheckTarget, Fail, HealthcheckKind } from './types.js';
 import type { HealthcheckWire } from '../config/types.js';
 import { goStringError } from '../config/go-string.js';
-import { key } from '../core/keys.js';
-import { z } from 'zod';
+import { key, keyGroup } from '../core/keys.js';
 import { abortReason, socketError } from './util.js';
 
 export interface ProbeSettings {
@@ -88,7 +88,7 @@ export function tlsOptions(bt: BackendsTlsWire | null, path: string): Connection
 
 export const probeKind: HealthcheckKind<ProbeSettings> = {
   kind: 'probe',
-  schema: z.object({
+  schema: keyGroup({
     probe_protocol: key.string('`tcp`, `udp` or `tls` (the TLS probe uses the server\'s `backends_tls`).'),
     probe_strategy: key.string('`starts_with` or `regexp`.', { effectiveDefault: 'starts_with' }),
     probe_send: key.string('Bytes to send, with Go string escapes (`\\n`, `\\x00`).'),
@@ -230,7 +230,7 @@ function checkStream(settings: ProbeSettings, target: CheckTarget, signal: Abort
     if (settings.protocol === 'tls') {
       const opts: ConnectionOptions = { ...settings.tls, host: target.host, port: target.port };
       if (isIP(target.host) === 0) opts.servername = target.host;
-      socket = tlsConnect(opts);
+      socket = nodeTls().connect(opts);
     } else {
       socket = tcpConnect({ host: target.host, port: target.port });
     }

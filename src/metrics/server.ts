@@ -4,7 +4,8 @@
  * Like Go's promhttp handler, it also exposes `promhttp_metric_handler_requests_total{code}` and
  * `promhttp_metric_handler_requests_in_flight` for its own scrapes.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { nodeHttp } from '../core/builtin.js';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { errorMessage } from '../core/errors.js';
@@ -82,7 +83,7 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
   const { log, registry } = opts;
   const own = handlerMetrics(registry);
   const limits = opts.limits ?? METRICS_LIMITS;
-  const server = createServer(httpServerOptions(limits), (req, res) => {
+  const server = nodeHttp().createServer(httpServerOptions(limits), (req, res) => {
     finishUnreadBody(req, res);
     handle(registry, own, req, res, log).catch((err: unknown) => {
       log.error({ err }, 'metrics handler failed');
