@@ -88,11 +88,24 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
   },
   {
     section: 'acme',
-    description: 'Let\'s Encrypt certificates (parsed and validated; not supported yet).',
+    description: 'ACME certificates (Let\'s Encrypt by default) for the servers\' `tls.acme_hosts`.',
     schema: keyGroup({
-      challenge: key.string('Challenge type.', { effectiveDefault: 'http' }),
+      challenge: key.string('`http` (HTTP-01 on `http_bind`) or `tls-alpn` (TLS-ALPN-01 on the TLS listeners; tsbetween only).', { effectiveDefault: 'http' }),
       http_bind: key.string('Listen address of the HTTP challenge.', { effectiveDefault: '0.0.0.0:80' }),
       cache_dir: key.string('Certificate cache directory.', { effectiveDefault: '/tmp' }),
+      directory_url: key.string('ACME directory URL (tsbetween only; default Let\'s Encrypt production).'),
+      email: key.string('Account contact e-mail (tsbetween only).'),
+      root_ca_cert_path: key.string('CA certificate (PEM) trusted for the directory, for private CAs (tsbetween only).'),
+    }),
+  },
+  {
+    section: 'access_log',
+    description: 'One line per connection when it ends (tsbetween only; off unless enabled).',
+    schema: keyGroup({
+      enabled: key.bool('Write the access log.'),
+      output: key.string('`stdout`, `stderr` or a file path (appended).', { effectiveDefault: 'stdout' }),
+      format: key.string('`json` or `text`.', { effectiveDefault: 'json' }),
+      rate_limit: key.int('Lines per second at most (0 = no cap).', { effectiveDefault: 1000 }),
     }),
   },
   {
@@ -114,6 +127,9 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
       bind: key.string('Listen address, `host:port` (required).'),
       protocol: key.string('`tcp`, `tls` or `udp`.', { effectiveDefault: 'tcp' }),
       balance: key.string('`weight`, `roundrobin`, `leastconn`, `leastbandwidth`, `iphash` or `iphash1`.', { effectiveDefault: 'weight' }),
+      backend_connection_retries: key.int('On a failed backend connect, try up to N other eligible backends (0–16; tsbetween only).'),
+      passive_health_fails: key.int('Take a backend out after K failed connects in a row, until its next passing check (0 = off; tsbetween only).'),
+      passive_health_down_time: key.duration('Without an active check, how long a passively downed backend stays out (tsbetween only).', { effectiveDefault: '10s' }),
     }),
   },
   {
@@ -158,7 +174,8 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
     schema: keyGroup({
       max_requests: key.int('Datagrams from the client per session (0 = no limit).'),
       max_responses: key.int('Datagrams from the backend per session (0 = no limit).'),
-      transparent: key.bool('Send to backends from the client\'s address.'),
+      transparent: key.bool('Send to backends from the client\'s address (refused: Node.js has no raw sockets).'),
+      max_sessions: key.int('Session table cap; the least recently active session is evicted (tsbetween only).', { effectiveDefault: 100000 }),
     }),
   },
   {
@@ -172,7 +189,15 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
   {
     section: 'servers.NAME.proxy_protocol',
     description: 'Send a PROXY protocol header to the backends.',
-    schema: keyGroup({ version: key.string('PROXY protocol version (`1`).') }),
+    schema: keyGroup({ version: key.string('PROXY protocol version: `1` (text) or `2` (binary; tsbetween only).') }),
+  },
+  {
+    section: 'servers.NAME.accept_proxy_protocol',
+    description: 'Every client connection starts with a PROXY v1/v2 header from an upstream balancer (tsbetween only).',
+    schema: keyGroup({
+      from: key.strings('Upstream addresses or CIDRs allowed to connect (empty = any).'),
+      timeout: key.duration('The header must arrive within this time.', { effectiveDefault: '2s' }),
+    }),
   },
   {
     section: 'servers.NAME.discovery',
@@ -188,7 +213,7 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
     section: 'servers.NAME.healthcheck',
     description: 'Active health checks; the kind\'s own keys follow.',
     schema: keyGroup({
-      kind: key.string('`ping`, `probe`, `exec` or `none`.', { effectiveDefault: 'none' }),
+      kind: key.string('`ping`, `probe`, `exec`, `http` (tsbetween only) or `none`.', { effectiveDefault: 'none' }),
       interval: key.duration('Check interval (required for an active check).'),
       passes: key.int('Consecutive successes to mark a backend live.', { effectiveDefault: 1 }),
       fails: key.int('Consecutive failures to mark a backend dead.', { effectiveDefault: 1 }),
