@@ -15,7 +15,8 @@
  * with the tls-alpn challenge the ClientHello is read first (./prefix.ts) so that a validation
  * offering only `acme-tls/1` is answered with the challenge certificate and closed.
  */
-import tls from 'node:tls';
+import type * as tls from 'node:tls';
+import { nodeTls } from '../../core/builtin.js';
 import type { Logger } from '../../core/log.js';
 import type { ServerPlan } from '../../core/plan.js';
 import { errorMessage } from '../../core/errors.js';
@@ -145,7 +146,7 @@ function handshake(conn: StreamConn, t: Terminator): void {
   const st = t.st;
   const options: tls.TLSSocketOptions = { isServer: true, secureContext: st.context };
   if (t.sni !== undefined) options.SNICallback = t.sni;
-  const s = new tls.TLSSocket(raw, options) as TermSocket;
+  const s = new (nodeTls().TLSSocket)(raw, options) as TermSocket;
   s[kConn] = conn;
   s[kTerm] = t;
   conn.client = s;
@@ -174,7 +175,7 @@ function alpnJudge(t: Terminator): PrefixJudge<ClientHelloInfo | null> {
         handshake(conn, t);
         return;
       }
-      const s = new tls.TLSSocket(conn.client, { isServer: true, secureContext: ctx, ALPNProtocols: ['acme-tls/1'] });
+      const s = new (nodeTls().TLSSocket)(conn.client, { isServer: true, secureContext: ctx, ALPNProtocols: ['acme-tls/1'] });
       conn.timer = setTimeout(() => {
         conn.timer = null;
         s.destroy();

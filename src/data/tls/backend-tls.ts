@@ -16,7 +16,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP, type Socket } from 'node:net';
-import tls from 'node:tls';
+import type * as tls from 'node:tls';
+import { nodeTls } from '../../core/builtin.js';
 import type { BackendsTlsPlan } from '../../core/plan.js';
 import type { SnapshotBackend as Backend } from '../../core/snapshot.js';
 import { ConfigError, errorMessage } from '../../core/errors.js';
@@ -29,7 +30,7 @@ let systemRoots: string[] | undefined | null = null;
 /** The system trust store (Go's default), or undefined to use Node's bundled roots. */
 export function systemCaCertificates(): string[] | undefined {
   if (systemRoots !== null) return systemRoots;
-  const get = (tls as unknown as { getCACertificates?: (type: string) => string[] }).getCACertificates;
+  const get = (nodeTls() as unknown as { getCACertificates?: (type: string) => string[] }).getCACertificates;
   if (typeof get === 'function') {
     systemRoots = get('system');
   } else {
@@ -96,7 +97,7 @@ export class BackendTls {
       opts.key = read(keyPath, `${path}.key_path`);
     }
     try {
-      this.context = tls.createSecureContext(opts);
+      this.context = nodeTls().createSecureContext(opts);
     } catch (err) {
       throw new ConfigError(path, errorMessage(err), { cause: err });
     }
@@ -117,7 +118,7 @@ export class BackendTls {
     if (name !== undefined) o.servername = name;
     const host = backend.dialHost;
     // Verify against the backend's host (GoBetween), whatever name was sent as SNI.
-    o.checkServerIdentity = this.verify ? (_name, cert) => tls.checkServerIdentity(host, cert) : () => undefined;
+    o.checkServerIdentity = this.verify ? (_name, cert) => nodeTls().checkServerIdentity(host, cert) : () => undefined;
     if (this.resume) {
       const s = this.sessions.get(backend.key);
       if (s !== undefined) o.session = s;
@@ -127,7 +128,7 @@ export class BackendTls {
 
   /** Wraps a connected plain socket (PROXY header already written) into a TLS client session. */
   connect(socket: Socket, backend: Backend, extra: tls.ConnectionOptions = {}): tls.TLSSocket {
-    const t = tls.connect({ ...this.connectOptions(backend), ...extra, socket });
+    const t = nodeTls().connect({ ...this.connectOptions(backend), ...extra, socket });
     if (this.resume) {
       t.on('session', (session: Buffer) => {
         if (this.sessions.size >= MAX_SESSIONS && !this.sessions.has(backend.key)) this.sessions.clear();

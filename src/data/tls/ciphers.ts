@@ -8,7 +8,7 @@
  * are accepted but OpenSSL 3 no longer offers them, so they are dropped like unknown names.
  */
 import { constants as cryptoConstants } from 'node:crypto';
-import tls from 'node:tls';
+import { nodeTls } from '../../core/builtin.js';
 
 const GO_TO_OPENSSL: Readonly<Record<string, string>> = {
   TLS_RSA_WITH_RC4_128_SHA: 'RC4-SHA',
@@ -73,10 +73,10 @@ let available: Set<string> | undefined;
  * TLS 1.2) adds `@SECLEVEL=0`, without which OpenSSL 3 refuses TLS 1.0/1.1 handshakes.
  */
 export function cipherPlan(names: readonly string[] | null, lowVersions: boolean): CipherPlan {
-  available ??= new Set(tls.getCiphers().map((c) => c.toUpperCase()));
+  available ??= new Set(nodeTls().getCiphers().map((c) => c.toUpperCase()));
   const seclevel = lowVersions ? ':@SECLEVEL=0' : '';
   if (names === null || names.length === 0) {
-    return { ciphers: lowVersions ? `${tls.DEFAULT_CIPHERS}${seclevel}` : undefined, dropped: [], tls13Only: false };
+    return { ciphers: lowVersions ? `${nodeTls().DEFAULT_CIPHERS}${seclevel}` : undefined, dropped: [], tls13Only: false };
   }
   const picked: string[] = [];
   const dropped: string[] = [];

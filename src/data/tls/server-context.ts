@@ -11,7 +11,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
-import tls from 'node:tls';
+import type * as tls from 'node:tls';
+import { nodeTls } from '../../core/builtin.js';
 import type { TlsPlan } from '../../core/plan.js';
 import { StartError, errorMessage } from '../../core/errors.js';
 import { cipherPlan, NO_TICKET, tlsVersion } from './ciphers.js';
@@ -83,14 +84,14 @@ export class ServerTls {
     if (this.wire.acme === true) {
       // Certificates come per handshake from the ACME service's SNICallback; this context only
       // carries the options (a client without SNI finds no certificate and fails).
-      const ctx = tls.createSecureContext(this.base);
+      const ctx = nodeTls().createSecureContext(this.base);
       this.prepare(ctx);
       return ctx;
     }
     const cert = readPem(this.wire.cert_path, `${this.path}.cert_path`);
     const key = readPem(this.wire.key_path, `${this.path}.key_path`);
     try {
-      const ctx = tls.createSecureContext({ ...this.base, cert, key });
+      const ctx = nodeTls().createSecureContext({ ...this.base, cert, key });
       if (this.wire.session_tickets) (ctx.context as { setTicketKeys(keys: Buffer): void }).setTicketKeys(this.ticketKeys);
       return ctx;
     } catch (err) {
