@@ -20,7 +20,8 @@ export interface WorkerInit {
 
 export type ToWorker =
   | {
-    readonly type: 'start';
+    /** `replace`: a hot reload of a running server (its listener kept when the bind is unchanged). */
+    readonly type: 'start' | 'replace';
     readonly id: number;
     readonly plan: ServerPlan;
     readonly snapshot: BackendSnapshot;

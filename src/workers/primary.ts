@@ -246,10 +246,10 @@ export class ThreadedDataPlane implements DataPlanePort {
   }
 
   /**
-   * Hot reload of a running server: worker 0 swaps it in place (its listener kept when the bind is
-   * unchanged); each thread's copy of the old version stops accepting (the kernel sends new
-   * connections to the listeners left, the main thread's among them), gets RELOAD_GRACE_MS for its
-   * connections, then runs the new version. Until then the old version's counters go to its sink.
+   * Hot reload of a running server: worker 0 and then each thread swap it in place (listeners kept
+   * when the bind is unchanged; open connections finish on the old version). Until a thread has
+   * swapped, its counters go to the old version's sink. A server that becomes main-thread only
+   * drains its thread copies (RELOAD_GRACE_MS).
    */
   async replace(plan: ServerPlan, snapshot: BackendSnapshot, sink: CounterSink): Promise<StartedServer> {
     const old = this.servers.get(plan.name);
@@ -269,15 +269,25 @@ export class ThreadedDataPlane implements DataPlanePort {
     this.retired.set(plan.name, old);
     const moved = [...old.on].map(async (column) => {
       const t = this.thread(column);
-      try {
-        await t.request((id) => ({ type: 'drain', id, name: plan.name, graceMs: RELOAD_GRACE_MS }));
-      } catch {
-        // the worker died meanwhile: its restart starts the current version
+      if (this.mainOnly(plan)) {
+        // Now main-thread only: the thread's copy stops accepting and its connections finish.
+        await t.request((id) => ({ type: 'drain', id, name: plan.name, graceMs: RELOAD_GRACE_MS })).catch(() => undefined);
+        old.on.delete(column);
+        return;
       }
-      old.on.delete(column);
-      if (this.servers.get(plan.name) !== next || this.mainOnly(plan) || this.stopping) return;
-      await this.startOn(t, next).catch((err: unknown) =>
-        this.log.error(`worker ${column}: server ${plan.name} did not take the reloaded config: ${errorMessage(err)}`));
+      // Swapped in place in the thread too: closing a SO_REUSEPORT listener would reset the
+      // connections waiting in its accept queue. Updates posted from now on reach the thread.
+      next.on.add(column);
+      try {
+        const reply = await t.request((id) => ({ type: 'replace', id, plan: next.plan, snapshot: next.snapshot,
+          shared: next.shared, rates: next.rates, reusePort: true }));
+        if (reply.type !== 'started') throw new Error(`unexpected reply ${reply.type}`);
+      } catch (err) {
+        next.on.delete(column);
+        this.log.error(`worker ${column}: server ${plan.name} did not take the reloaded config: ${errorMessage(err)}`);
+      } finally {
+        old.on.delete(column);
+      }
     });
     void Promise.all(moved).finally(() => {
       if (this.retired.get(plan.name) === old) this.retired.delete(plan.name);

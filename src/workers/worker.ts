@@ -81,17 +81,24 @@ async function stop(id: number, name: string, run: () => Promise<void>): Promise
 
 async function handle(m: ToWorker): Promise<void> {
   switch (m.type) {
-    case 'start': {
+    case 'start':
+    case 'replace': {
       const name = m.plan.name;
+      // A replaced version's last counters go out first (the primary still books them to it).
+      if (m.type === 'replace') report();
+      const before = shared.get(name);
       shared.set(name, m.shared);
       const sink = new DeltaSink(name, schedule);
       try {
-        const started = await dataPlane.start(m.plan, m.snapshot, sink);
+        const started = m.type === 'replace'
+          ? await dataPlane.replace(m.plan, m.snapshot, sink)
+          : await dataPlane.start(m.plan, m.snapshot, sink);
         sinks.set(name, sink);
         if (m.rates !== null) dataPlane.rates(name, m.rates.slots, m.rates.bandwidth);
         post({ type: 'started', id: m.id, address: started.address, port: started.port });
       } catch (err) {
-        shared.delete(name);
+        if (before !== undefined && m.type === 'replace') shared.set(name, before);
+        else shared.delete(name);
         post({ type: 'failed', id: m.id, error: { kind: err instanceof Error ? err.name : 'Error', message: errorMessage(err) } });
       }
       return;
