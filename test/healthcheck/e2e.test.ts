@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { Server, Socket } from 'node:net';
 import { test } from 'node:test';
 import { startWebApp } from '../helpers/app.js';
-import { echo, greet, namedBackend, names } from '../helpers/greeting.js';
+import { echo, greetedBy, namedBackend, names } from '../helpers/greeting.js';
 import { waitFor } from './helpers.js';
 
 test('a dead backend gets no new connections (existing ones continue) and gets traffic again once live', async () => {
@@ -28,14 +28,7 @@ test('a dead backend gets no new connections (existing ones continue) and gets t
     assert.deepEqual(new Set(await names(lb, 6)), new Set(['A', 'B']));
 
     // A connection to A stays open while A stops listening and is marked dead.
-    for (;;) {
-      const g = await greet(lb);
-      if (g.name === 'A') {
-        held = g.socket;
-        break;
-      }
-      g.socket.destroy();
-    }
+    held = await greetedBy(lb, 'A');
     void closeServer2(a.server); // stops listening; resolves only once `held` is gone
     await waitFor(() => liveOf(keyA) === false, 3000, 'A dead');
     assert.equal(statsLive(keyA), false, 'stats show live=false');

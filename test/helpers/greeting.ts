@@ -92,3 +92,13 @@ export function echo(socket: Socket, text: string): Promise<string> {
     socket.write(text);
   });
 }
+
+/** Connects through `port` until backend `name` greets (at most 100 tries); its socket stays open. */
+export async function greetedBy(port: number, name: string): Promise<Socket> {
+  for (let i = 0; i < 100; i++) {
+    const g = await greet(port);
+    if (g.name === name) return g.socket;
+    g.socket.destroy();
+  }
+  throw new Error(`backend ${name} never answered through :${port}`);
+}

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { BackendPool } from '../../src/control/backend-pool.js';
 import { backendSpec } from '../../src/core/backend.js';
 import { startWebApp } from '../helpers/app.js';
-import { echo, greet, namedBackend, names } from '../helpers/greeting.js';
+import { echo, greetedBy, namedBackend, names } from '../helpers/greeting.js';
 import { basic, req } from '../api/http.js';
 import { waitFor } from '../healthcheck/helpers.js';
 
@@ -67,14 +67,7 @@ test('drain over the API: 0 new connections, the open one continues, drained, re
   try {
     await waitFor(() => app.manager.get('web')?.pool.eligible.length === 2, 5000, 'discovery');
     assert.deepEqual(new Set(await names(lb, 4)), new Set(['A', 'B']));
-    for (;;) {
-      const g = await greet(lb);
-      if (g.name === 'A') {
-        held = g.socket;
-        break;
-      }
-      g.socket.destroy();
-    }
+    held = await greetedBy(lb, 'A');
     // Unauthenticated and unknown names.
     assert.equal((await req(api, `/servers/web/backends/${keyA}/drain`, { method: 'POST' })).status, 401);
     const unknownServer = await req(api, `/servers/nope/backends/${keyA}/drain`, { method: 'POST', headers: auth });

@@ -17,7 +17,7 @@ import { silentLogger } from '../../src/core/log.js';
 import { ReloadError } from '../../src/core/errors.js';
 import { req } from '../api/http.js';
 import { freePort } from '../api/ports.js';
-import { echo, greet, greeter, names } from '../helpers/greeting.js';
+import { echo, greet, greetedBy, greeter, names } from '../helpers/greeting.js';
 import { Handles, startBackend } from './tcp-helpers.js';
 
 function refused(port: number): Promise<boolean> {
@@ -68,12 +68,7 @@ test('reload: unchanged untouched, changed swapped in place, removed drained, AP
     });
     assert.equal(created.status, 200, created.body);
     assert.deepEqual(new Set(await names(ports.web, 4)), new Set(['A', 'B']), 'roundrobin before');
-    let onA: Socket | undefined;
-    while (onA === undefined) {
-      const g = await greet(ports.web);
-      if (g.name === 'A') onA = g.socket;
-      else g.socket.destroy();
-    }
+    const onA = await greetedBy(ports.web, 'A');
     held.push(onA);
     const toGone = (await greet(ports.gone)).socket;
     held.push(toGone);
