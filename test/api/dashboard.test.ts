@@ -13,10 +13,9 @@ import { connect, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import type { App } from '../../src/app.js';
 import type { DashboardState } from '../../src/api/dashboard.js';
-import { startAppFromJson } from '../helpers/app.js';
+import { startWebApp } from '../helpers/app.js';
 import { waitFor } from '../healthcheck/helpers.js';
 import { basic, req } from './http.js';
-import { freePort } from './ports.js';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => {
   try {
@@ -65,24 +64,17 @@ const AUTH = { Authorization: basic('ops', 'secret') };
 async function setup(): Promise<Setup> {
   const a = await httpBackend();
   const b = await httpBackend();
-  const lb = await freePort('127.0.0.1');
-  const api = await freePort('127.0.0.1');
-  const app = await startAppFromJson(JSON.stringify({
-    api: { enabled: true, bind: `127.0.0.1:${api}`, basic_auth: { login: 'ops', password: 'secret' } },
-    metrics: { enabled: false },
+  const { app, lb, api } = await startWebApp({
+    api: { login: 'ops', password: 'secret' },
+    backends: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`],
+    web: { healthcheck: { kind: 'http', interval: '100ms', timeout: '1s', http_path: '/health' } },
     servers: {
-      web: {
-        bind: `127.0.0.1:${lb}`,
-        balance: 'roundrobin',
-        discovery: { kind: 'static', static_list: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`] },
-        healthcheck: { kind: 'http', interval: '100ms', timeout: '1s', http_path: '/health' },
-      },
       'cache & <queue>': {
         bind: '127.0.0.1:0',
         discovery: { kind: 'static', static_list: ['127.0.0.1:1'] },
       },
     },
-  }), 'test.json');
+  });
   return {
     app, api, lb, a, b,
     async close() {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { a, srv, startDnsServer, type TestDnsServer } from '../discovery/dns-server.js';
 import { ROOT, echoBackend, request, runCli, tempDir, type CliRun, type TempDir } from '../helpers/cli.js';
-import { janitorEqual, type Json } from '../helpers/janitor.js';
+import { janitorCall, janitorEqual, type Json } from '../helpers/janitor.js';
 import { req, type Reply } from './http.js';
 import { freePort } from './ports.js';
 
@@ -91,15 +91,9 @@ describe('OpenSVC janitor replay against the CLI', () => {
     assert.equal(await run.exited, 0);
   }
 
-  /** One janitor call: python-requests, new connection, 1 s timeout; must be 200. */
-  async function call(method: string, path: string, body?: Json): Promise<Reply> {
-    const t0 = Date.now();
-    const r = await req(apiPort, path, body === undefined
-      ? { method, timeoutMs: 1000 }
-      : { method, timeoutMs: 1000, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-    assert.ok(Date.now() - t0 < 1000, `${method} ${path} took ${Date.now() - t0} ms`);
-    assert.equal(r.status, 200, `${method} ${path}: ${r.body}`);
-    return r;
+  /** One janitor call (must be 200 within 1 s). */
+  function call(method: string, path: string, body?: Json): Promise<Reply> {
+    return janitorCall(apiPort, method, path, body);
   }
 
   async function startTime(): Promise<string> {

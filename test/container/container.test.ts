@@ -26,7 +26,7 @@ import { a, srv, startDnsServer, type TestDnsServer } from '../discovery/dns-ser
 import { req, type Reply } from '../api/http.js';
 import { freePort } from '../api/ports.js';
 import { ROOT, echoBackend, request } from '../helpers/cli.js';
-import { janitorEqual, type Json } from '../helpers/janitor.js';
+import { janitorCall, janitorEqual, type Json } from '../helpers/janitor.js';
 
 const IMAGE = 'localhost/tsbetween:container-test';
 const BASE = 'localhost/tsbetween-base:node24';
@@ -239,15 +239,7 @@ describe('container image (podman)', { skip: SKIP ?? false, timeout: 15 * 60_000
         'gobetween', 'from-file', '/etc/gobetween/config.json', '-f', 'json',
       ]);
 
-      const call = async (method: string, path: string, body?: Json): Promise<Reply> => {
-        const t0 = Date.now();
-        const r = await req(apiPort, path, body === undefined
-          ? { method, timeoutMs: 1000 }
-          : { method, timeoutMs: 1000, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-        assert.ok(Date.now() - t0 < 1000, `${method} ${path} took ${Date.now() - t0} ms`);
-        assert.equal(r.status, 200, `${method} ${path}: ${r.body}`);
-        return r;
-      };
+      const call = (method: string, path: string, body?: Json): Promise<Reply> => janitorCall(apiPort, method, path, body);
       const servers = async (): Promise<Record<string, Record<string, Json>>> =>
         JSON.parse((await call('GET', '/servers')).body) as Record<string, Record<string, Json>>;
       const reconcile = async (): Promise<boolean> => {

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startApp, type App } from '../../src/app.js';
 import { decodeConfig } from '../../src/config/decode.js';
+import { seededRandom } from '../../src/core/clock.js';
 import { captureLog, LEVEL } from '../helpers/log.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { req } from '../api/http.js';
@@ -18,18 +19,6 @@ const SEED = Number(process.env['FUZZ_SEED'] ?? 12);
 const BUDGET_MS = Number(process.env['FUZZ_MS'] ?? 0);
 const CLI_BUDGET_MS = BUDGET_MS > 0 ? BUDGET_MS : 8_000;
 const API_BUDGET_MS = BUDGET_MS > 0 ? BUDGET_MS : 5_000;
-
-/** mulberry32: small, seedable, good enough for picking mutations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -163,7 +152,7 @@ describe('fuzz: mutated configs to the CLI', () => {
   after(() => dir.remove());
 
   it(`never a stack trace, a multi-line error or a hang (seed ${SEED})`, { timeout: CLI_BUDGET_MS + 60_000 }, async () => {
-    const rnd = prng(SEED);
+    const rnd = seededRandom(SEED);
     const deadline = Date.now() + CLI_BUDGET_MS;
     let n = 0;
     const failures: string[] = [];
@@ -231,7 +220,7 @@ describe('fuzz: mutated JSON to POST /servers/:name', () => {
   after(() => app.close(0));
 
   it(`never a 5xx, a multi-line error or a hang (seed ${SEED})`, { timeout: API_BUDGET_MS + 60_000 }, async () => {
-    const rnd = prng(SEED + 1);
+    const rnd = seededRandom(SEED + 1);
     const deadline = Date.now() + API_BUDGET_MS;
     const failures: string[] = [];
     let n = 0;

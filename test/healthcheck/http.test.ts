@@ -15,7 +15,7 @@ import { ConfigError } from '../../src/core/errors.js';
 import { compileHealthcheck, createHealthcheckRegistry } from '../../src/healthcheck/index.js';
 import { parseStatusRanges } from '../../src/healthcheck/http.js';
 import type { CheckResult } from '../../src/healthcheck/types.js';
-import { startAppFromJson } from '../helpers/app.js';
+import { startWebApp } from '../helpers/app.js';
 import { OPENSSL, makePki } from '../discovery/tls-fixture.js';
 import { hcWire, waitFor } from './helpers.js';
 
@@ -217,21 +217,10 @@ test('over TLS when backends_tls is set: verified with root_ca_cert_path, or ign
 test('end to end: a backend answering 503 goes dead (no new connections), 200 brings it back', async () => {
   const a = await httpBackend();
   const b = await httpBackend();
-  const lbProbe = createHttpServer();
-  const lb = await listen(lbProbe);
-  await close(lbProbe);
-  const app = await startAppFromJson(JSON.stringify({
-    api: { enabled: false },
-    metrics: { enabled: false },
-    servers: {
-      web: {
-        bind: `127.0.0.1:${lb}`,
-        balance: 'roundrobin',
-        discovery: { kind: 'static', static_list: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`] },
-        healthcheck: { kind: 'http', interval: '40ms', timeout: '1s', fails: 2, passes: 1, http_path: '/healthz' },
-      },
-    },
-  }), 'test.json');
+  const { app } = await startWebApp({
+    backends: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`],
+    web: { healthcheck: { kind: 'http', interval: '40ms', timeout: '1s', fails: 2, passes: 1, http_path: '/healthz' } },
+  });
   const live = (port: number): boolean | undefined => app.manager.get('web')?.pool.get(`127.0.0.1:${port}`)?.live;
   try {
     await waitFor(() => a.seen.some((s) => s.url === '/healthz'), 5000, 'first check of a');

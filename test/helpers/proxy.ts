@@ -9,22 +9,17 @@ import type { Balancer } from '../../src/balance/types.js';
 import { ServerCounters } from '../../src/core/backend.js';
 import { seededRandom, type Random } from '../../src/core/clock.js';
 import { silentLogger, type Logger } from '../../src/core/log.js';
-import type { AccessPlan, ServerPlan } from '../../src/core/plan.js';
+import type { ServerPlan } from '../../src/core/plan.js';
 import type { ActiveTable } from '../../src/core/snapshot.js';
 import { BackendPool } from '../../src/control/backend-pool.js';
 import { ServerTally } from '../../src/control/tally.js';
 import { InProcessDataPlane } from '../../src/data/in-process.js';
 import type { ServerRuntime } from '../../src/data/runtime.js';
 
-export interface TestProxyOptions {
-  readonly name: string;
-  readonly bind: string;
-  readonly balance: string;
-  readonly maxConnections: number;
-  readonly clientIdleTimeoutMs: number;
-  readonly backendIdleTimeoutMs: number;
-  readonly backendConnectionTimeoutMs: number;
-  readonly access: AccessPlan | null;
+/** The plan's own keys a test may set (the rest of the plan is fixed: a plain TCP server). */
+type PlanKeys = 'name' | 'bind' | 'balance' | 'maxConnections' | 'clientIdleTimeoutMs' | 'backendIdleTimeoutMs' | 'backendConnectionTimeoutMs' | 'access';
+
+export interface TestProxyOptions extends Pick<ServerPlan, PlanKeys> {
   readonly log: Logger;
   readonly random: Random;
   readonly pool: BackendPool;

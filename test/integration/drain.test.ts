@@ -6,79 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { test } from 'node:test';
 import { BackendPool } from '../../src/control/backend-pool.js';
 import { backendSpec } from '../../src/core/backend.js';
-import { startAppFromJson } from '../helpers/app.js';
+import { startWebApp } from '../helpers/app.js';
+import { echo, greetedBy, namedBackend, names } from '../helpers/greeting.js';
 import { basic, req } from '../api/http.js';
-import { freePort } from '../api/ports.js';
 import { waitFor } from '../healthcheck/helpers.js';
-
-interface Named {
-  server: Server;
-  port: number;
-  sockets: Set<Socket>;
-}
-
-/** A backend that greets with its name, then echoes. */
-async function namedBackend(name: string): Promise<Named> {
-  const sockets = new Set<Socket>();
-  const server = createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => s.destroy());
-    s.write(`${name}\n`);
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as AddressInfo).port, sockets };
-}
-
-function greet(port: number): Promise<{ name: string; socket: Socket }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let got = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error('no greeting'));
-    }, 3000);
-    socket.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    socket.on('data', (c: Buffer) => {
-      got += c.toString();
-      const nl = got.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        socket.removeAllListeners('data');
-        resolve({ name: got.slice(0, nl), socket });
-      }
-    });
-  });
-}
-
-async function names(port: number, n: number): Promise<string[]> {
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const { name, socket } = await greet(port);
-    socket.destroy();
-    out.push(name);
-  }
-  return out;
-}
-
-function echo(socket: Socket, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no echo')), 3000);
-    socket.once('data', (c: Buffer) => {
-      clearTimeout(timer);
-      resolve(c.toString());
-    });
-    socket.write(text);
-  });
-}
 
 test('pool: drained keys leave eligible, survive refreshes, and report draining/drained', () => {
   const pool = new BackendPool({ initialLive: true });
@@ -116,20 +51,11 @@ test('drain over the API: 0 new connections, the open one continues, drained, re
   });
   await new Promise<void>((r) => disco.listen(0, '127.0.0.1', r));
   const discoPort = (disco.address() as AddressInfo).port;
-  const lb = await freePort('127.0.0.1');
-  const api = await freePort('127.0.0.1');
   const auth = { Authorization: basic('admin', 'pw') };
-  const app = await startAppFromJson(JSON.stringify({
-    api: { enabled: true, bind: `127.0.0.1:${api}`, basic_auth: { login: 'admin', password: 'pw' } },
-    metrics: { enabled: false },
-    servers: {
-      web: {
-        bind: `127.0.0.1:${lb}`,
-        balance: 'roundrobin',
-        discovery: { kind: 'plaintext', plaintext_endpoint: `http://127.0.0.1:${discoPort}/`, interval: '50ms', timeout: '1s' },
-      },
-    },
-  }), 'test.json');
+  const { app, lb, api } = await startWebApp({
+    api: { login: 'admin', password: 'pw' },
+    web: { discovery: { kind: 'plaintext', plaintext_endpoint: `http://127.0.0.1:${discoPort}/`, interval: '50ms', timeout: '1s' } },
+  });
   const keyA = `127.0.0.1:${a.port}`;
   const backendsOf = async (): Promise<{ host: string; port: string; state: string; health: string; active_connections: number; total_connections: number }[]> => {
     const r = await req(api, '/servers/web/backends', { headers: auth });
@@ -141,14 +67,7 @@ test('drain over the API: 0 new connections, the open one continues, drained, re
   try {
     await waitFor(() => app.manager.get('web')?.pool.eligible.length === 2, 5000, 'discovery');
     assert.deepEqual(new Set(await names(lb, 4)), new Set(['A', 'B']));
-    for (;;) {
-      const g = await greet(lb);
-      if (g.name === 'A') {
-        held = g.socket;
-        break;
-      }
-      g.socket.destroy();
-    }
+    held = await greetedBy(lb, 'A');
     // Unauthenticated and unknown names.
     assert.equal((await req(api, `/servers/web/backends/${keyA}/drain`, { method: 'POST' })).status, 401);
     const unknownServer = await req(api, `/servers/nope/backends/${keyA}/drain`, { method: 'POST', headers: auth });

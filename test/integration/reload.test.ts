@@ -17,61 +17,8 @@ import { silentLogger } from '../../src/core/log.js';
 import { ReloadError } from '../../src/core/errors.js';
 import { req } from '../api/http.js';
 import { freePort } from '../api/ports.js';
+import { echo, greet, greetedBy, greeter, names } from '../helpers/greeting.js';
 import { Handles, startBackend } from './tcp-helpers.js';
-
-/** A backend that greets with its name, then echoes. */
-function greeter(name: string) {
-  return (s: Socket): void => {
-    s.on('error', () => undefined);
-    s.write(`${name}\n`);
-    s.pipe(s);
-  };
-}
-
-function greet(port: number): Promise<{ name: string; socket: Socket }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let got = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error('no greeting'));
-    }, 5000);
-    socket.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    socket.on('data', (c: Buffer) => {
-      got += c.toString();
-      const nl = got.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        socket.removeAllListeners('data');
-        resolve({ name: got.slice(0, nl), socket });
-      }
-    });
-  });
-}
-
-async function names(port: number, n: number): Promise<string[]> {
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const g = await greet(port);
-    g.socket.destroy();
-    out.push(g.name);
-  }
-  return out;
-}
-
-function echo(socket: Socket, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no echo')), 5000);
-    socket.once('data', (c: Buffer) => {
-      clearTimeout(timer);
-      resolve(c.toString());
-    });
-    socket.write(text);
-  });
-}
 
 function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -121,12 +68,7 @@ test('reload: unchanged untouched, changed swapped in place, removed drained, AP
     });
     assert.equal(created.status, 200, created.body);
     assert.deepEqual(new Set(await names(ports.web, 4)), new Set(['A', 'B']), 'roundrobin before');
-    let onA: Socket | undefined;
-    while (onA === undefined) {
-      const g = await greet(ports.web);
-      if (g.name === 'A') onA = g.socket;
-      else g.socket.destroy();
-    }
+    const onA = await greetedBy(ports.web, 'A');
     held.push(onA);
     const toGone = (await greet(ports.gone)).socket;
     held.push(toGone);

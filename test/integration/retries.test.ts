@@ -7,9 +7,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
-import type { App } from '../../src/app.js';
-import { startAppFromJson } from '../helpers/app.js';
-import { freePort } from '../api/ports.js';
+import { startWebApp, type WebApp } from '../helpers/app.js';
 import { waitFor } from '../healthcheck/helpers.js';
 import { Handles, closedPort, echoHandler, startBackend } from './tcp-helpers.js';
 
@@ -51,21 +49,9 @@ async function load(port: number, n: number, parallel: number): Promise<number> 
   return ok;
 }
 
-async function start(extra: Record<string, unknown>, backends: string[]): Promise<{ app: App; lb: number }> {
-  const lb = await freePort('127.0.0.1');
-  const app = await startAppFromJson(JSON.stringify({
-    api: { enabled: false },
-    metrics: { enabled: false },
-    servers: {
-      web: {
-        bind: `127.0.0.1:${lb}`,
-        balance: 'roundrobin',
-        discovery: { kind: 'static', static_list: backends },
-        ...extra,
-      },
-    },
-  }), 'test.json');
-  return { app, lb };
+/** The balancer over `backends` with these extra `web` keys. */
+function start(web: Record<string, unknown>, backends: string[]): Promise<WebApp> {
+  return startWebApp({ backends, web });
 }
 
 test('one of three backends refusing: 1,000 connections all succeed with retries = 1', { timeout: 120_000 }, async () => {

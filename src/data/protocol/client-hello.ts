@@ -21,7 +21,10 @@ export const CLIENT_HELLO_CAP = 16384 + 5;
 const RECORD_HANDSHAKE = 22;
 const HANDSHAKE_CLIENT_HELLO = 1;
 const EXT_SERVER_NAME = 0;
+const EXT_ALPN = 16;
 const NAME_TYPE_HOST = 0;
+/** At most this many offered ALPN protocols are reported by `readClientHello`. */
+export const MAX_ALPN_PROTOCOLS = 32;
 
 export type ClientHelloResult =
   | { readonly kind: 'more' }
@@ -41,6 +44,18 @@ function fail(reason: string): ClientHelloResult {
  * of the connection). Only `input[0 .. min(input.length, CLIENT_HELLO_CAP))` is ever read.
  */
 export function peekClientHello(input: Uint8Array): ClientHelloResult {
+  const r = readClientHello(input);
+  // Go refuses a name ending with a dot and then reports none (data-plane §5.2).
+  return r.kind === 'done' && r.hostname.endsWith('.') ? { kind: 'done', hostname: '', consumed: r.consumed } : r;
+}
+
+/**
+ * The record walk and ClientHello parse behind `peekClientHello` (and ./client-hello-alpn.ts):
+ * the same answers, except that `hostname` is the first `host_name` as sent (a trailing dot kept),
+ * and, when `alpn` is given, the protocols of the ALPN extension (at most `MAX_ALPN_PROTOCOLS`)
+ * are appended to it once the ClientHello is complete.
+ */
+export function readClientHello(input: Uint8Array, alpn?: string[]): ClientHelloResult {
   const avail = Math.min(input.length, CLIENT_HELLO_CAP);
   if (avail === 0) return MORE;
   if (input[0] !== RECORD_HANDSHAKE) return NOT_TLS;
@@ -88,7 +103,7 @@ export function peekClientHello(input: Uint8Array): ClientHelloResult {
     }
     if (need >= 0 && have >= need) {
       const hs = fragments === undefined ? (first) : concat(fragments, have);
-      const r = parseHello(hs, 4, need);
+      const r = parseHello(hs, 4, need, alpn);
       return typeof r === 'string' ? { kind: 'done', hostname: r, consumed: pos } : r;
     }
   }
@@ -104,8 +119,12 @@ function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
   return out;
 }
 
-/** Parses the ClientHello body `b[start, end)`; returns the hostname or an error result. */
-function parseHello(b: Uint8Array, start: number, end: number): string | ClientHelloResult {
+/**
+ * Parses the ClientHello body `b[start, end)`; returns the first host name ('' when none) or an
+ * error result. Without `alpn` it stops at the server_name extension; with it, it reads on and
+ * appends the offered ALPN protocols.
+ */
+function parseHello(b: Uint8Array, start: number, end: number, alpn: string[] | undefined): string | ClientHelloResult {
   let p = start;
   const u8 = (): number => (p < end ? (b[p++] as number) : -1);
   const u16 = (): number => {
@@ -128,31 +147,45 @@ function parseHello(b: Uint8Array, start: number, end: number): string | ClientH
   if (p === end) return ''; // no extensions
   const extLen = u16();
   if (extLen < 0 || p + extLen !== end) return fail('bad extensions length');
+  let hostname: string | undefined;
   while (p < end) {
     const type = u16();
     const len = u16();
     if (type < 0 || len < 0 || p + len > end) return fail('bad extension');
-    if (type !== EXT_SERVER_NAME) {
-      p += len;
-      continue;
-    }
     const extEnd = p + len;
-    const listLen = u16();
-    if (listLen < 0 || p + listLen !== extEnd) return fail('bad server_name list');
-    while (p < extEnd) {
-      const nameType = u8();
-      const nameLen = u16();
-      if (nameType < 0 || nameLen < 0 || p + nameLen > extEnd) return fail('bad server_name entry');
-      if (nameType === NAME_TYPE_HOST) {
-        if (nameLen === 0) return fail('empty server_name');
-        let name = '';
-        for (let i = p; i < p + nameLen; i++) name += String.fromCharCode(b[i] as number);
-        // Go refuses a name ending with a dot and then reports none (data-plane §5.2).
-        return name.endsWith('.') ? '' : name;
+    if (type === EXT_SERVER_NAME && hostname === undefined) {
+      const listLen = u16();
+      if (listLen < 0 || p + listLen !== extEnd) return fail('bad server_name list');
+      hostname = '';
+      while (p < extEnd) {
+        const nameType = u8();
+        const nameLen = u16();
+        if (nameType < 0 || nameLen < 0 || p + nameLen > extEnd) return fail('bad server_name entry');
+        if (nameType === NAME_TYPE_HOST) {
+          if (nameLen === 0) return fail('empty server_name');
+          hostname = latin1(b, p, p + nameLen);
+          break;
+        }
+        p += nameLen;
       }
-      p += nameLen;
+      if (alpn === undefined) return hostname;
+    } else if (type === EXT_ALPN && alpn !== undefined) {
+      const listLen = u16();
+      if (listLen < 0 || p + listLen !== extEnd) return fail('bad ALPN list');
+      while (p < extEnd) {
+        const protoLen = u8();
+        if (protoLen < 1 || p + protoLen > extEnd) return fail('bad ALPN list');
+        if (alpn.length < MAX_ALPN_PROTOCOLS) alpn.push(latin1(b, p, p + protoLen));
+        p += protoLen;
+      }
     }
-    return '';
+    p = extEnd;
   }
-  return '';
+  return hostname ?? '';
+}
+
+function latin1(b: Uint8Array, from: number, to: number): string {
+  let s = '';
+  for (let i = from; i < to; i++) s += String.fromCharCode(b[i] as number);
+  return s;
 }

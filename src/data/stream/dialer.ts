@@ -20,17 +20,25 @@ export interface Dialer {
 /** TCP keep-alive as Go sets it on dialed and accepted sockets (15 s). */
 export const KEEPALIVE_MS = 15_000;
 
+/**
+ * Opens the TCP connection to `b` with the socket options every dialer uses (half-open, no
+ * delay, Go's keep-alive); reads go through `onread` when given (a plain backend socket).
+ */
+export function connectBackend(b: SnapshotBackend, onread?: OnReadOpts): Socket {
+  return net.connect({
+    host: b.dialHost,
+    port: b.dialPort,
+    allowHalfOpen: true,
+    noDelay: true,
+    keepAlive: true,
+    keepAliveInitialDelay: KEEPALIVE_MS,
+    onread,
+  });
+}
+
 export const plainDialer: Dialer = {
   readyEvent: 'connect',
   dial(b: SnapshotBackend, onread: OnReadOpts): Socket {
-    return net.connect({
-      host: b.dialHost,
-      port: b.dialPort,
-      allowHalfOpen: true,
-      noDelay: true,
-      keepAlive: true,
-      keepAliveInitialDelay: KEEPALIVE_MS,
-      onread,
-    });
+    return connectBackend(b, onread);
   },
 };

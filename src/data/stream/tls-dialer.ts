@@ -8,14 +8,13 @@
  * (fix D10: backends such as HAProxy's `accept-proxy ssl` expect PROXY, then TLS; GoBetween sent
  * it inside the TLS session).
  */
-import net from 'node:net';
 import type { OnReadOpts, Socket } from 'node:net';
 import type { Logger } from '../../core/log.js';
 import type { ServerPlan } from '../../core/plan.js';
 import type { SnapshotBackend } from '../../core/snapshot.js';
 import { BackendTls } from '../tls/backend-tls.js';
 import type { StreamConn } from './conn.js';
-import { KEEPALIVE_MS, type Dialer } from './dialer.js';
+import { connectBackend, type Dialer } from './dialer.js';
 import { writeProxyHeader } from './write-proxy.js';
 
 /** Registered in ./pipeline.ts (DIALERS). */
@@ -29,14 +28,7 @@ export const tlsDialer = {
     return {
       readyEvent: 'secureConnect',
       dial(b: SnapshotBackend, onread: OnReadOpts, conn: StreamConn): Socket {
-        const raw = net.connect({
-          host: b.dialHost,
-          port: b.dialPort,
-          allowHalfOpen: true,
-          noDelay: true,
-          keepAlive: true,
-          keepAliveInitialDelay: KEEPALIVE_MS,
-        });
+        const raw = connectBackend(b);
         if (proxyVersion !== undefined) {
           // Registered before the TLS session's own 'connect' listener: the header goes first.
           raw.once('connect', () => {

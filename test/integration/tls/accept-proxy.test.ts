@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { decodeProxyHeader } from '../../../src/data/protocol/proxy-header.js';
 import { encodeProxyHeader } from '../../../src/data/protocol/proxy-encode.js';
 import { makeTestPki, OPENSSL, type TestPki } from '../../data/tls/pki.js';
-import { plainBackend, startTsb, staticList, tcpRequest, tlsRequest, type Tsb } from './harness.js';
+import { plainBackend, staticList, tcpRequest, tlsRequest, withTsb } from './harness.js';
 
 let pki: TestPki | undefined;
 before(() => {
@@ -44,15 +44,6 @@ function sendParts(port: number, parts: Buffer[], gapMs = 60): Promise<string> {
     c.on('error', () => {});
     c.on('close', () => resolve(out));
   });
-}
-
-async function withTsb(servers: Record<string, Record<string, unknown>>, fn: (tsb: Tsb) => Promise<void>): Promise<void> {
-  const tsb = await startTsb(servers);
-  try {
-    await fn(tsb);
-  } finally {
-    await tsb.close();
-  }
 }
 
 test('accept v1/v2 (split, or with the first client bytes) and send v1/v2 on with the real client', async () => {

@@ -35,6 +35,26 @@ export async function startTsb(servers: Record<string, Record<string, unknown>>,
   return { app, ports, logs, close: () => app.close(0) };
 }
 
+/** Runs `fn` against tsbetween started with `servers` (see `startTsb`), closing it afterwards. */
+export async function withTsb(servers: Record<string, Record<string, unknown>>, fn: (tsb: Tsb) => Promise<void>): Promise<void> {
+  const tsb = await startTsb(servers);
+  try {
+    await fn(tsb);
+  } finally {
+    await tsb.close();
+  }
+}
+
+/** Listens on a free 127.0.0.1 port, tracked for `peer.close` (its port and close filled in). */
+async function listenPeer<P extends Peer>(server: net.Server, peer: P): Promise<P> {
+  const t = track(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  peer.port = (server.address() as net.AddressInfo).port;
+  peer.close = t.close.bind(t);
+  return peer;
+}
+
 export function staticList(list: string[]): Record<string, unknown> {
   return { kind: 'static', static_list: list };
 }
@@ -92,12 +112,7 @@ export async function plainBackend(reply: (chunk: Buffer, s: net.Socket) => stri
     };
     s.on('data', onData);
   });
-  const t = track(server);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  peer.port = (server.address() as net.AddressInfo).port;
-  peer.close = t.close.bind(t);
-  return peer;
+  return listenPeer(server, peer);
 }
 
 /** A TLS backend answering `<id>` to the first chunk, recording the SNI it was asked for. */
@@ -111,12 +126,7 @@ export async function tlsBackend(id: string, opts: tls.TlsOptions): Promise<Peer
     s.once('data', () => s.end(id));
   });
   server.on('tlsClientError', () => {});
-  const t = track(server);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  peer.port = (server.address() as net.AddressInfo).port;
-  peer.close = t.close.bind(t);
-  return peer;
+  return listenPeer(server, peer);
 }
 
 /** A TLS client: handshake (SNI `servername`), write `msg`, resolve with the reply ('' if closed). */

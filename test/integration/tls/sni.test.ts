@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { makeTestPki, OPENSSL, type TestPki } from '../../data/tls/pki.js';
-import { plainBackend, startTsb, staticList, tlsBackend, tlsRequest, type Tsb } from './harness.js';
+import { plainBackend, staticList, tlsBackend, tlsRequest, withTsb } from './harness.js';
 
 let pki: TestPki | undefined;
 let peers: Array<{ port: number; close(): Promise<void> }> = [];
@@ -36,15 +36,6 @@ function backends(tagA = 'a.example', tagB = 'b.example', untagged = true): Reco
   const list = [`127.0.0.1:${aPort} sni=${tagA}`, `127.0.0.1:${bPort} sni=${tagB}`];
   if (untagged) list.push(`127.0.0.1:${cPort}`);
   return staticList(list);
-}
-
-async function withTsb(servers: Record<string, Record<string, unknown>>, fn: (tsb: Tsb) => Promise<void>): Promise<void> {
-  const tsb = await startTsb(servers);
-  try {
-    await fn(tsb);
-  } finally {
-    await tsb.close();
-  }
 }
 
 const ask = async (port: number, servername?: string): Promise<string> =>
