@@ -68,7 +68,7 @@ async function floodBody(port: number, head: string, limit: number): Promise<{ s
     }
   }
   // the connection must be closed by the server shortly after its answer
-  await closedWithin(s, 5000).catch(() => s.destroy());
+  await closedWithin(s, 15_000).catch(() => s.destroy());
   return { status: response.split('\r\n')[0] ?? '', written, closed };
 }
 
@@ -109,7 +109,7 @@ describe('API with basic auth: credentials before the body, bodies capped, never
       }
       written += frame.length;
     }
-    await closedWithin(s, 5000);
+    await closedWithin(s, 15_000);
     assert.match(response, /^HTTP\/1\.1 413 /);
     assert.ok(written < 32 * 1024 * 1024, `server accepted ${written} bytes`);
   });
@@ -164,7 +164,7 @@ describe('API and metrics listeners: their own timeouts and a connection cap', (
 
   it('closes a connection that sends nothing', async () => {
     const s = await connect(port);
-    await closedWithin(s, 5000);
+    await closedWithin(s, 15_000);
   });
 
   it('closes a connection that trickles its headers', async () => {
@@ -172,7 +172,7 @@ describe('API and metrics listeners: their own timeouts and a connection cap', (
     s.write('GET / HTTP/1.1\r\nHost: x\r\n');
     const t = setInterval(() => { if (!s.destroyed) s.write('X-Slow: 1\r\n'); }, 50);
     try {
-      await closedWithin(s, 5000);
+      await closedWithin(s, 15_000);
     } finally {
       clearInterval(t);
     }
@@ -182,7 +182,7 @@ describe('API and metrics listeners: their own timeouts and a connection cap', (
     const s = await connect(port);
     s.write('GET /ping HTTP/1.1\r\nHost: x\r\n\r\n');
     await once(s, 'data');
-    await closedWithin(s, 5000);
+    await closedWithin(s, 15_000);
   });
 
   it('caps concurrent connections', async () => {
@@ -217,7 +217,7 @@ describe('API and metrics listeners: their own timeouts and a connection cap', (
       const addr = m.address();
       assert.ok(addr !== undefined);
       const s = await connect(addr.port);
-      await closedWithin(s, 5000);
+      await closedWithin(s, 15_000);
     } finally {
       await m.close();
       metrics.close();
