@@ -129,8 +129,8 @@ function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
   });
 }
 
-/** Sections tsbetween parses and validates but does not run yet: refuse the server by name. */
-function refuseUnsupported(path: string, s: ServerWire, acme: boolean): void {
+/** A `tls` section without certificate files needs `[acme]` to get its certificates from. */
+function requireCertificateSource(path: string, s: ServerWire, acme: boolean): void {
   // Without certificate files the certificates come from [acme]; without it no handshake could work.
   if (s.tls !== null && (s.tls.cert_path === '' || s.tls.key_path === '') && !acme) {
     throw new ConfigError(`${path}.tls.acme_hosts`, 'acme_hosts need a root [acme] section');
@@ -406,7 +406,7 @@ export class ServerManager implements ServerManagerApi {
     const config = prepared.server;
     const warnings = [...prepared.warnings, ...strictServerChecks(name, input, config, this.deps.defaults)];
     if (logWarnings) for (const w of warnings) this.log.warn(`server ${logText(name)}: ${logText(w, 1024)}`);
-    refuseUnsupported(path, config, this.deps.acme !== undefined);
+    requireCertificateSource(path, config, this.deps.acme !== undefined);
     // backends_tls files are read when the server is created (GoBetween): errors name the key.
     if (config.backends_tls !== null) {
       const bt = config.backends_tls;

@@ -2,7 +2,7 @@
  * A hot reload that gives a plain tcp server a stage reading the client first (here
  * `accept_proxy_protocol`): the listener is kept, and it took the fast accept path at start, so
  * its new connections must now be built as Node sockets for that stage (tcp.ts retarget +
- * plainSocketForHandle). And back: the stage removed again, plain forwarding resumes.
+ * socketForHandle without onread). And back: the stage removed again, plain forwarding resumes.
  */
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';

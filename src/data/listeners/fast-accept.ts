@@ -77,20 +77,14 @@ export function installFastAccept(
   };
 }
 
-/** Builds the socket of an accepted handle, reading through `onread`, paused. */
-export function socketForHandle(handle: AcceptedHandle, onread: OnReadOpts): Socket {
-  const opts: HandleSocketOptions = {
-    handle, allowHalfOpen: true, pauseOnCreate: true, readable: true, writable: true, onread,
-  };
-  return new net.Socket(opts);
-}
-
 /**
- * Builds a plain (Node-read, 'data' events) socket of an accepted handle, paused: for pipelines
- * with a stage that reads the client itself (PROXY header, ClientHello, TLS handshake) when a hot
- * reload gave such a pipeline to a listener that took the fast path.
+ * Builds the socket of an accepted handle, paused: reading through `onread` when given, else a
+ * plain socket with 'data' events — for pipelines with a stage that reads the client itself
+ * (PROXY header, ClientHello, TLS handshake) when a hot reload gave such a pipeline to a listener
+ * that took the fast path.
  */
-export function plainSocketForHandle(handle: AcceptedHandle): Socket {
+export function socketForHandle(handle: AcceptedHandle, onread?: OnReadOpts): Socket {
   const opts: HandleSocketOptions = { handle, allowHalfOpen: true, pauseOnCreate: true, readable: true, writable: true };
+  if (onread !== undefined) opts.onread = onread;
   return new net.Socket(opts);
 }

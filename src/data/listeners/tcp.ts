@@ -13,7 +13,7 @@ import { KEEPALIVE_MS } from '../stream/dialer.js';
 import { onClientRead } from '../stream/forward.js';
 import { buildPipeline } from '../stream/pipeline.js';
 import { advance, type Stage } from '../stream/stage.js';
-import { fastAcceptUnavailable, installFastAccept, plainSocketForHandle, socketForHandle, type AcceptedHandle } from './fast-accept.js';
+import { fastAcceptUnavailable, installFastAccept, socketForHandle, type AcceptedHandle } from './fast-accept.js';
 import type { ListenerKind, OpenListener } from './types.js';
 
 /** The kernel caps this at net.core.somaxconn, which is what Go asks for. */
@@ -82,7 +82,7 @@ export const tcpListener: ListenerKind = {
     const why = ownReads ? 'a stage reads the client before forwarding' : fastAcceptUnavailable(srv);
     if (why === null) {
       installFastAccept(srv, KEEPALIVE_MS / 1000, (h) => {
-        if (cur.ownReads) acceptStream(cur.rt, cur.stages, plainSocketForHandle(h));
+        if (cur.ownReads) acceptStream(cur.rt, cur.stages, socketForHandle(h));
         else acceptHandle(cur.rt, cur.stages, h);
       }, onAcceptError);
     } else if (!ownReads && !fallbackLogged) {
