@@ -411,14 +411,15 @@ export class ServerManager implements ServerManagerApi {
     if (config.backends_tls !== null) {
       const bt = config.backends_tls;
       new BackendTls(bt, `${path}.backends_tls`);
-      if (logWarnings) {
-        const dropped = cipherPlan(bt.ciphers, false).dropped;
-        if (dropped.length > 0) this.log.warn(`server ${name}: backends_tls.ciphers: dropped unknown or unavailable ${dropped.join(', ')}`);
-      }
     }
-    if (logWarnings && config.tls !== null) {
-      const dropped = cipherPlan(config.tls.ciphers, false).dropped;
-      if (dropped.length > 0) this.log.warn(`server ${name}: tls.ciphers: dropped unknown or unavailable ${dropped.join(', ')}`);
+    // Cipher names unknown to OpenSSL are dropped (as GoBetween does), with a warning naming them.
+    if (logWarnings) {
+      for (const [key, section] of [['tls', config.tls], ['backends_tls', config.backends_tls]] as const) {
+        const dropped = section === null ? [] : cipherPlan(section.ciphers, false).dropped;
+        if (dropped.length > 0) {
+          this.log.warn(`server ${logText(name)}: ${key}.ciphers: dropped unknown or unavailable ${logText(dropped.join(', '), 1024)}`);
+        }
+      }
     }
     const balancer = this.deps.balancers.get(config.balance);
     if (balancer === undefined) {
