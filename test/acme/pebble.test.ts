@@ -14,7 +14,8 @@ import { startHttpChallenge, type HttpChallengeListener } from '../../src/acme/h
 import { AcmeManager, renewalTime, type AcmeManagerOptions } from '../../src/acme/manager.js';
 import { acceptWithAcme } from './tls-rig.js';
 import { silentLogger } from '../../src/core/log.js';
-import { freePort, tempDir, type TempDir } from '../helpers/cli.js';
+import { tempDir, type TempDir } from '../helpers/cli.js';
+import { holdPort, type HeldPort } from '../helpers/net.js';
 import { pebbleMissing, sClient, startPebble, type Pebble } from './pebble.js';
 
 async function waitFor(what: string, cond: () => boolean, ms = 60_000): Promise<void> {
@@ -37,14 +38,16 @@ describe('ACME against pebble', { concurrency: false }, () => {
   let skipReason = missing;
   let httpPort = 0;
   let tlsPort = 0;
+  const held: HeldPort[] = [];
   let dir: TempDir;
   let rootFile = '';
 
   before(async () => {
     dir = tempDir('tsb-acme-');
     if (skipReason !== undefined) return;
-    httpPort = await freePort();
-    tlsPort = await freePort();
+    // Held between rigs: pebble is told them now, each rig binds them later.
+    held.push(await holdPort(), await holdPort());
+    [httpPort, tlsPort] = held.map((h) => h.port) as [number, number];
     try {
       pebble = await startPebble({ httpPort, tlsPort });
       rootFile = dir.write('pebble-root.pem', await pebble.rootPem());
@@ -54,6 +57,7 @@ describe('ACME against pebble', { concurrency: false }, () => {
   });
   after(async () => {
     await pebble?.stop();
+    await Promise.all(held.map((h) => h.release()));
     dir.remove();
   });
 
@@ -61,6 +65,7 @@ describe('ACME against pebble', { concurrency: false }, () => {
   async function rig(cacheDir: string, hosts: Record<string, string[]>, extra: Partial<AcmeManagerOptions> & { challenge?: string } = {}): Promise<Rig> {
     assert.ok(pebble !== undefined);
     const challenge = extra.challenge ?? 'http';
+    await Promise.all(held.map((h) => h.release()));
     const manager = new AcmeManager({
       settings: { challenge, http_bind: `127.0.0.1:${httpPort}`, cache_dir: cacheDir, directory_url: pebble.directoryUrl },
       log: silentLogger,
@@ -96,6 +101,7 @@ describe('ACME against pebble', { concurrency: false }, () => {
         for (const s of sockets) s.destroy();
         await new Promise<void>((r) => listener.close(() => r()));
         await http?.close();
+        await Promise.all(held.map((h) => h.hold()));
       },
     };
   }

@@ -12,7 +12,8 @@ import { startApp, type App } from '../../src/app.js';
 import { decodeConfig } from '../../src/config/decode.js';
 import { silentLogger } from '../../src/core/log.js';
 import { req } from '../api/http.js';
-import { freePort, tempDir, type TempDir } from '../helpers/cli.js';
+import { tempDir, type TempDir } from '../helpers/cli.js';
+import { holdPort, type HeldPort } from '../helpers/net.js';
 import { pebbleMissing, sClient, startPebble, type Pebble } from './pebble.js';
 
 /** Echoes `echo:<data>` once per chunk. */
@@ -45,6 +46,7 @@ describe('ACME through the tsbetween TLS server', { concurrency: false }, () => 
   let dir: TempDir;
   let httpPort = 0;
   let tlsPort = 0;
+  const held: HeldPort[] = [];
   let root = '';
   let rootFile = '';
   let caFile = '';
@@ -54,8 +56,9 @@ describe('ACME through the tsbetween TLS server', { concurrency: false }, () => 
     dir = tempDir('tsb-acme-e2e-');
     backend = await echoBackend();
     if (skipReason !== undefined) return;
-    httpPort = await freePort();
-    tlsPort = await freePort();
+    // Held until each start: pebble is told them now, the app binds them seconds later.
+    held.push(await holdPort(), await holdPort());
+    [httpPort, tlsPort] = held.map((h) => h.port) as [number, number];
     try {
       pebble = await startPebble({ httpPort, tlsPort });
       root = await pebble.rootPem();
@@ -67,11 +70,25 @@ describe('ACME through the tsbetween TLS server', { concurrency: false }, () => 
   });
   after(async () => {
     await pebble?.stop();
+    await Promise.all(held.map((h) => h.release()));
     backend.close();
     dir.remove();
   });
 
+  /** Starts the app on the held ports; they are held again once it has closed. */
   async function start(challenge: string, hosts: string[], cacheName: string): Promise<App> {
+    assert.ok(pebble !== undefined);
+    await Promise.all(held.map((h) => h.release()));
+    const app = await startApp(appConfig(challenge, hosts, cacheName));
+    const close = app.close.bind(app);
+    app.close = async (graceMs: number) => {
+      await close(graceMs);
+      await Promise.all(held.map((h) => h.hold()));
+    };
+    return app;
+  }
+
+  function appConfig(challenge: string, hosts: string[], cacheName: string): Parameters<typeof startApp>[0] {
     assert.ok(pebble !== undefined);
     const config = {
       api: { enabled: true, bind: '127.0.0.1:0' },
@@ -92,7 +109,7 @@ describe('ACME through the tsbetween TLS server', { concurrency: false }, () => 
         },
       },
     };
-    return startApp({ config: decodeConfig(JSON.stringify(config), 'json').config, source: { kind: 'file', path: 'e2e.json' }, log: silentLogger, version: '0.8.2', startTime: new Date() });
+    return { config: decodeConfig(JSON.stringify(config), 'json').config, source: { kind: 'file', path: 'e2e.json' }, log: silentLogger, version: '0.8.2', startTime: new Date() };
   }
 
   it('http-01: first s_client handshake gets a pebble certificate, traffic flows; DELETE releases the host', async (t) => {
