@@ -36,7 +36,7 @@ export const TESTS: readonly TestDef[] = [
   { id: 'iperf1', label: 'iperf3 1 stream', kind: 'iperf', streams: 1, reverse: false, close: false, byDefault: true },
   { id: 'iperf8', label: 'iperf3 8 streams', kind: 'iperf', streams: 8, reverse: false, close: false, byDefault: true },
   { id: 'iperf1r', label: 'iperf3 1 stream, backend->client (-R)', kind: 'iperf', streams: 1, reverse: true,
-    close: false, byDefault: false },
+    close: false, byDefault: true },
   { id: 'http_ka', label: 'HTTP keep-alive', kind: 'http', streams: 0, reverse: false, close: false, byDefault: true },
   { id: 'http_close', label: 'HTTP new conn per request', kind: 'http', streams: 0, reverse: false, close: true,
     byDefault: true },

@@ -8,8 +8,8 @@
 //
 // Environment:
 //   BENCH_SECONDS=10      seconds per load run (1-10)        BENCH_QUICK=1   3-second runs
-//   BENCH_ROUNDS=1        rounds (tables show medians)       BENCH_TESTS=iperf1,iperf8,http_ka,http_close
-//                         (and iperf1r: iperf3 -R, backend->client, not in the default set)
+//   BENCH_ROUNDS=1        rounds (tables show medians)       BENCH_TESTS=iperf1,iperf1r,iperf8,http_ka,http_close
+//                         (iperf1r: iperf3 -R, backend->client)
 //   BENCH_HAPROXY=0       leave haproxy out                  BENCH_LOADGEN=wrk|autocannon
 //   BENCH_NGINX=0         leave nginx stream out
 //   BENCH_GOBETWEEN=PATH  a GoBetween-compatible binary, as a "gobetween" column (same TOML as tsbetween)
