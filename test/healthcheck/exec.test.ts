@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -10,7 +10,7 @@ import type { ExecCheckGroup, HealthcheckWire } from '../../src/config/types.js'
 import { compileHealthcheck, createHealthcheckRegistry, startHealthchecks } from '../../src/healthcheck/index.js';
 import type { CheckResult, CheckTarget } from '../../src/healthcheck/types.js';
 import { alive } from '../helpers/process.js';
-import { captureLogger, hcWire, sleep, waitFor } from './helpers.js';
+import { captureLogger, hcWire, waitFor } from './helpers.js';
 
 const registry = createHealthcheckRegistry();
 let dir = '';
@@ -104,7 +104,13 @@ test('exec: a hanging script is killed at the timeout (with its children) and co
 
 test('exec through the scheduler: other output never flips a live backend; negative output does', async () => {
   const flag = join(dir, 'mode');
-  writeFileSync(flag, 'other');
+  // Replaced by rename: writeFileSync truncates first, and a check reading the empty file between
+  // would print 1 (alive).
+  const setMode = (mode: string): void => {
+    writeFileSync(`${flag}.new`, mode);
+    renameSync(`${flag}.new`, flag);
+  };
+  setMode('other');
   const cmd = script('mode.sh', `m=$(cat ${flag}); if [ "$m" = other ]; then printf maybe; elif [ "$m" = down ]; then printf 0; else printf 1; fi`);
   const wire = execWire({ exec_command: cmd }, { interval: '30ms', timeout: '1s' });
   const compiled = compileHealthcheck(wire, 'servers.web.healthcheck', registry, 'tcp');
@@ -116,11 +122,12 @@ test('exec through the scheduler: other output never flips a live backend; negat
     await waitFor(() => lines.filter((l) => l.level === 40).length >= 3, 5000, 'three warnings');
     assert.equal(pool.get('127.0.0.1:9')?.live, true);
     assert.match(lines.find((l) => l.level === 40)?.msg ?? '', /unexpected exec output "maybe"; live state unchanged/);
-    writeFileSync(flag, 'down');
+    setMode('down');
     await waitFor(() => pool.get('127.0.0.1:9')?.live === false, 5000, 'dead');
     assert.ok(lines.some((l) => l.msg === 'backend 127.0.0.1:9 of server web: live -> dead (1 consecutive failure: exec output matched exec_expected_negative_output)'));
-    writeFileSync(flag, 'other');
-    await sleep(150);
+    setMode('other');
+    const warned = lines.filter((l) => l.level === 40).length;
+    await waitFor(() => lines.filter((l) => l.level === 40).length >= warned + 2, 5000, 'two more checks with other output');
     assert.equal(pool.get('127.0.0.1:9')?.live, false, 'other output keeps it dead too');
   } finally {
     hc.stop();
