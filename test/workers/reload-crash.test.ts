@@ -121,3 +121,89 @@ test('2 workers: a worker killed after a hot reload leaves the new version\'s co
       await h.close();
     }
   });
+
+for (const when of ['as the reload begins', 'while the threads swap'] as const) {
+    test(`2 workers: a worker killed ${when}: no lease stays held, the new version counts exactly`,
+    { skip: noThreads ?? false, timeout: 90_000 }, async () => {
+      const h = new Handles();
+      try {
+        const a = await echoBackend(h);
+        const b = await echoBackend(h);
+        let current = section(a.port, 'roundrobin');
+        const w = await startWorkersApp(h, 2, current, () => current);
+        const dp = w.threaded!;
+        const old = await holdMany(h, w.port, 40);
+        await waitFor(() => {
+          const per = dp.connectionsPerWorker();
+          return per.every((n) => n > 0) && per.reduce((x, y) => x + y, 0) === 40;
+        }, 10_000, () => `both workers to hold version 1 connections (${dp.connectionsPerWorker().join('/')})`);
+
+        // Version 2 allows 20 connections to its backend. Clients keep coming while the reload
+        // runs, and worker 1 dies in the middle of it.
+        current = section(b.port, 'leastconn', ' max_connections=20');
+        const ids = dp.threadIds();
+        if (when === 'while the threads swap') {
+          // Worker 0 has swapped and the threads were just asked to: worker 1 dies now.
+          const replace = dp.replace.bind(dp);
+          dp.replace = async (...args) => {
+            const started = await replace(...args);
+            await dp.kill(1);
+            return started;
+          };
+        }
+        const reloading = w.app.reload();
+        const during = Promise.all(Array.from({ length: 10 }, () => hold(h, w.port)));
+        if (when === 'as the reload begins') await dp.kill(1);
+        assert.deepEqual((await reloading).changed, ['web']);
+        const mid = (await during).filter((s): s is Socket => s !== 'refused');
+        await waitFor(() => dp.threadIds().length === 1 && dp.threadIds()[0] !== ids[0], 15_000, 'worker 1 to restart');
+        assert.match(w.logs(), /worker 1 exited/);
+
+        // Everything of that time closes: version 2's counts return to exactly 0.
+        for (const s of [...old, ...mid]) s.destroy();
+        let last = '';
+        const idle = async (): Promise<number | null> => {
+          const s = await stats(w);
+          last = JSON.stringify(s);
+          const be = s.backends.find((x) => x.port === String(b.port));
+          return s.active_connections === 0 && be?.stats.active_connections === 0 ? be.stats.total_connections : null;
+        };
+        await waitFor(async () => (await idle()) !== null, 10_000, () => `version 2 back to 0: ${last}`);
+        await waitFor(() => dp.heldLeases('web') === 0, 10_000, () => `no lease held (${dp.heldLeases('web')})`);
+
+        // The restarted worker serves version 2 too (batches until both workers took some).
+        const base = dp.connectionsPerWorker();
+        await waitFor(async () => {
+          const batch = await Promise.all(Array.from({ length: 10 }, () => hold(h, w.port)));
+          for (const s of batch) {
+            assert.notEqual(s, 'refused');
+            (s as Socket).destroy();
+          }
+          return dp.connectionsPerWorker().every((c, i) => c > (base[i] ?? 0));
+        }, 20_000, () => `both workers to take connections (${base.join('/')} -> ${dp.connectionsPerWorker().join('/')})`);
+        await waitFor(async () => (await idle()) !== null, 10_000, () => `version 2 back to 0: ${last}`);
+        const total = (await idle()) as number;
+
+        // No lease stayed held: the backend takes exactly its 20 again, across both workers.
+        const held: Socket[] = [];
+        for (let i = 0; i < 200 && held.length < 20; i++) {
+          const s = await hold(h, w.port);
+          if (s !== 'refused') held.push(s);
+        }
+        assert.equal(held.length, 20);
+        for (let i = 0; i < 5; i++) assert.equal(await hold(h, w.port), 'refused');
+        assert.equal(b.open(), 20);
+        await waitFor(async () => {
+          const s = await stats(w);
+          last = JSON.stringify(s);
+          const be = s.backends.find((x) => x.port === String(b.port));
+          return s.active_connections === 20 && be?.stats.active_connections === 20 && be.stats.total_connections === total + 20;
+        }, 10_000, () => `20 active of ${total + 20}: ${last}`);
+        for (const s of held) s.destroy();
+        await waitFor(async () => (await idle()) === total + 20, 10_000, () => `version 2 back to 0: ${last}`);
+        await waitFor(() => dp.heldLeases('web') === 0, 10_000, () => `no lease held (${dp.heldLeases('web')})`);
+      } finally {
+        await h.close();
+      }
+    });
+}
