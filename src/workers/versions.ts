@@ -13,7 +13,6 @@ import type { ServerPlan } from '../core/plan.js';
 import type { BackendSnapshot, CounterDeltas, CounterSink } from '../core/snapshot.js';
 import { CountingSink } from './delta-sink.js';
 import { allocateShared, clearColumn, ensureRows, maxSlot } from './shared-active.js';
-import type { WorkerThread } from './thread.js';
 
 export interface ServerEntry {
   readonly gen: number;
@@ -29,6 +28,15 @@ export interface ServerEntry {
   rates: { slots: readonly number[]; bandwidth: readonly number[] } | null;
   /** Worker threads (columns ≥ 1) that run this version or still finish connections of it. */
   readonly on: Set<number>;
+}
+
+/** What versions.ts needs of a worker thread (thread.ts): its column and what it reported. */
+export interface ThreadLedger {
+  readonly column: number;
+  /** What it had reported as held for version `gen`, negated; null when nothing. Forgets it. */
+  takeBack(gen: number, server: string): CounterDeltas | null;
+  /** Forgets what it had reported for version `gen`. */
+  forget(gen: number): void;
 }
 
 let nextGen = 1;
@@ -83,7 +91,7 @@ export class Versions {
   }
 
   /** Forgets versions whose every connection has ended (the name was stopped). */
-  drop(entries: readonly ServerEntry[], threads: readonly WorkerThread[]): void {
+  drop(entries: readonly ServerEntry[], threads: readonly ThreadLedger[]): void {
     for (const e of entries) {
       this.byGen.delete(e.gen);
       e.on.clear();
@@ -105,7 +113,7 @@ export class Versions {
   }
 
   /** Thread `t` has nothing left of version `gen`. */
-  ended(t: WorkerThread, gen: number): void {
+  ended(t: ThreadLedger, gen: number): void {
     const e = this.byGen.get(gen);
     if (e === undefined) return;
     e.on.delete(t.column);
@@ -118,7 +126,7 @@ export class Versions {
    * held is released, whatever point its code had reached) and what it had reported as held is
    * taken back out of that version's stats.
    */
-  threadGone(t: WorkerThread): void {
+  threadGone(t: ThreadLedger): void {
     for (const e of [...this.byGen.values()]) {
       e.on.delete(t.column);
       clearColumn(e.shared, this.columns, t.column);
