@@ -138,13 +138,15 @@ export class DeltaSink implements CounterSink {
   }
 }
 
-/** Worker 0's sink: the control plane's own, plus a count of backend connections (diagnostics). */
+/**
+ * Worker 0's sink of one server version: the control plane's own, plus a count of backend
+ * connections (diagnostics) shared by every version.
+ */
 export class CountingSink implements CounterSink {
-  connections = 0;
-  constructor(private readonly to: CounterSink) {}
+  constructor(private readonly to: CounterSink, private readonly count: { connections: number }) {}
   serverActive(delta: number): void { this.to.serverActive(delta); }
   backendActive(slot: number, delta: number): void { this.to.backendActive(slot, delta); }
-  connected(slot: number): void { this.connections++; this.to.connected(slot); }
+  connected(slot: number): void { this.count.connections++; this.to.connected(slot); }
   refused(slot: number): void { this.to.refused(slot); }
   rx(slot: number, n: number): void { this.to.rx(slot, n); }
   tx(slot: number, n: number): void { this.to.tx(slot, n); }

@@ -23,6 +23,11 @@ export type ToWorker =
     /** `replace`: a hot reload of a running server (its listener kept when the bind is unchanged). */
     readonly type: 'start' | 'replace';
     readonly id: number;
+    /**
+     * This version of the server (unique per primary): its counters are posted under it, so that
+     * a replaced version's connections are never booked to the version that replaced it.
+     */
+    readonly gen: number;
     readonly plan: ServerPlan;
     readonly snapshot: BackendSnapshot;
     /** The server's active counts (shared-active.ts layout). */
@@ -50,6 +55,12 @@ export type FromWorker =
   | { readonly type: 'failed'; readonly id: number; readonly error: ErrorData }
   /** A drain or close finished: every connection of that server in this worker is released. */
   | { readonly type: 'done'; readonly id: number }
-  | { readonly type: 'counters'; readonly deltas: readonly CounterDeltas[] }
+  /** Counter deltas, each of the server version in the parallel `gens`. */
+  | { readonly type: 'counters'; readonly gens: readonly number[]; readonly deltas: readonly CounterDeltas[] }
+  /**
+   * Version `gen` has no connection left in this worker and its last counters were posted before
+   * (a replaced version once its connections ended; every version of a name on drain/close).
+   */
+  | { readonly type: 'ended'; readonly gen: number }
   /** One pino JSON line from the worker's logger, re-logged by the primary. */
   | { readonly type: 'log'; readonly line: string };

@@ -1,8 +1,8 @@
 /**
  * One data-plane worker thread as the primary sees it: the `Worker`, its start-up, request/reply
  * over the message channel (messages.ts), its logs re-logged through the primary's logger, and
- * what it has reported as active (so that its leases can be taken back out of the stats when the
- * thread dies). The multi-core port (primary.ts) decides what to start and when to restart.
+ * what it has reported as active per server version (so that its leases can be taken back out of
+ * that version's stats when the thread dies). The multi-core port (primary.ts) decides what to start and when to restart.
  */
 import { Worker } from 'node:worker_threads';
 import { StartError } from '../core/errors.js';
@@ -11,8 +11,10 @@ import type { CounterDeltas } from '../core/snapshot.js';
 import type { ErrorData, FromWorker, ToWorker, WorkerInit } from './messages.js';
 
 export interface ThreadHooks {
-  /** Counter deltas this thread posted; false when their server is not running (then ignored). */
-  counters(t: WorkerThread, d: CounterDeltas): boolean;
+  /** Counter deltas this thread posted for version `gen`; false when it is gone (then ignored). */
+  counters(t: WorkerThread, gen: number, d: CounterDeltas): boolean;
+  /** Version `gen` has nothing left in this thread (its last counters arrived before). */
+  ended(t: WorkerThread, gen: number): void;
   /** The thread exited; its pending requests have failed. */
   exited(t: WorkerThread, code: number): void;
 }
@@ -30,7 +32,7 @@ interface Pending {
   reject(err: Error): void;
 }
 
-/** What a thread has reported as held for one server (folded into the stats). */
+/** What a thread has reported as held for one server version (folded into the stats). */
 interface Reported {
   active: number;
   readonly slots: Map<number, number>;
@@ -57,7 +59,8 @@ export class WorkerThread {
   /** Backend connections this column's threads have made (diagnostics, tests). */
   connections = 0;
   private readonly pending = new Map<number, Pending>();
-  private readonly reported = new Map<string, Reported>();
+  /** By server version (gen). */
+  private readonly reported = new Map<number, Reported>();
   private crashes = 0;
   private lastStart = 0;
 
@@ -121,12 +124,12 @@ export class WorkerThread {
   }
 
   /**
-   * After the thread died: what it had reported as held for `server`, negated (to fold into the
-   * stats), or null when nothing. Forgets it.
+   * After the thread died: what it had reported as held for version `gen` of `server`, negated (to
+   * fold into that version's stats), or null when nothing. Forgets it.
    */
-  takeBack(server: string): CounterDeltas | null {
-    const r = this.reported.get(server);
-    this.reported.delete(server);
+  takeBack(gen: number, server: string): CounterDeltas | null {
+    const r = this.reported.get(gen);
+    this.reported.delete(gen);
     if (r === undefined || (r.active === 0 && r.slots.size === 0)) return null;
     const slots = [...r.slots.keys()];
     const zeros = slots.map(() => 0);
@@ -134,15 +137,22 @@ export class WorkerThread {
       total: zeros, refused: zeros, backendRx: zeros, backendTx: zeros };
   }
 
-  /** Forgets a stopped server's reports. */
-  forget(server: string): void {
-    this.reported.delete(server);
+  /** Forgets what a version that ended here had reported. */
+  forget(gen: number): void {
+    this.reported.delete(gen);
   }
 
   private onMessage(m: FromWorker): void {
     switch (m.type) {
       case 'counters':
-        for (const d of m.deltas) if (this.opts.hooks.counters(this, d)) this.note(d);
+        for (let i = 0; i < m.deltas.length; i++) {
+          const gen = m.gens[i] as number;
+          const d = m.deltas[i] as CounterDeltas;
+          if (this.opts.hooks.counters(this, gen, d)) this.note(gen, d);
+        }
+        return;
+      case 'ended':
+        this.opts.hooks.ended(this, m.gen);
         return;
       case 'log':
         this.relog(m.line);
@@ -161,11 +171,11 @@ export class WorkerThread {
     }
   }
 
-  private note(d: CounterDeltas): void {
-    let r = this.reported.get(d.server);
+  private note(gen: number, d: CounterDeltas): void {
+    let r = this.reported.get(gen);
     if (r === undefined) {
       r = { active: 0, slots: new Map() };
-      this.reported.set(d.server, r);
+      this.reported.set(gen, r);
     }
     r.active += d.active;
     for (let i = 0; i < d.slots.length; i++) {

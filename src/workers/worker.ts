@@ -3,8 +3,10 @@
  * server the primary starts here, with
  * - a listener bound with SO_REUSEPORT (every worker listens on the same port),
  * - the server's active counts in shared memory (shared-active.ts, this worker's column),
- * - counters batched into `CounterDeltas` (delta-sink.ts) and posted every `reportIntervalMs`
- *   while they change, and at once on `flush`, before a drain/close reply,
+ * - counters batched into `CounterDeltas` (delta-sink.ts) per server version and posted every
+ *   `reportIntervalMs` while they change, and at once on `flush`, before a drain/close reply; a
+ *   version replaced by a hot reload keeps reporting (under its own `gen`) until its last
+ *   connection here ended, then says `ended`,
  * - logs as pino JSON lines posted to the primary, which logs them through its own logger.
  * Nothing but plain data (messages.ts) crosses.
  */
@@ -15,6 +17,7 @@ import { createBalancerRegistry } from '../balance/index.js';
 import { mathRandom } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import { InProcessDataPlane } from '../data/in-process.js';
+import type { CounterDeltas } from '../core/snapshot.js';
 import { DeltaSink } from './delta-sink.js';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.js';
 import { SharedActiveTable } from './shared-active.js';
@@ -37,19 +40,42 @@ const log = pino({ level: init.logLevel, base: null }, logStream);
 // as in the single-thread process (cli.ts).
 process.on('uncaughtException', (err) => log.error({ name: 'process' }, `uncaught exception: ${errorMessage(err)}`));
 
+/** One version of a server here: its counters. */
+interface Version {
+  readonly name: string;
+  readonly gen: number;
+  readonly sink: DeltaSink;
+}
+
 const shared = new Map<string, SharedArrayBuffer>();
-const sinks = new Map<string, DeltaSink>();
+/** The version each running server runs now, by name. */
+const current = new Map<string, Version>();
+/** Versions replaced by a reload whose connections have not all ended yet, by gen. */
+const replaced = new Map<number, Version>();
 let reportTimer: NodeJS.Timeout | null = null;
 
 function report(): void {
   if (reportTimer !== null) clearTimeout(reportTimer);
   reportTimer = null;
-  const deltas = [];
-  for (const s of sinks.values()) {
-    const d = s.take();
-    if (d !== null) deltas.push(d);
+  const gens: number[] = [];
+  const deltas: CounterDeltas[] = [];
+  for (const map of [current, replaced]) {
+    for (const v of map.values()) {
+      const d = v.sink.take();
+      if (d === null) continue;
+      gens.push(v.gen);
+      deltas.push(d);
+    }
   }
-  if (deltas.length > 0) post({ type: 'counters', deltas });
+  if (deltas.length > 0) post({ type: 'counters', gens, deltas });
+}
+
+/** A replaced version is done here: its last counters, then `ended`. */
+function end(v: Version): void {
+  if (!replaced.delete(v.gen)) return;
+  const d = v.sink.take();
+  if (d !== null) post({ type: 'counters', gens: [v.gen], deltas: [d] });
+  post({ type: 'ended', gen: v.gen });
 }
 
 function schedule(): void {
@@ -72,8 +98,14 @@ async function stop(id: number, name: string, run: () => Promise<void>): Promise
   try {
     await run();
   } finally {
+    // Every connection of every version of the name has been released.
     report();
-    sinks.delete(name);
+    for (const v of [...replaced.values()]) if (v.name === name) end(v);
+    const v = current.get(name);
+    if (v !== undefined) {
+      current.delete(name);
+      post({ type: 'ended', gen: v.gen });
+    }
     shared.delete(name);
     post({ type: 'done', id });
   }
@@ -84,16 +116,21 @@ async function handle(m: ToWorker): Promise<void> {
     case 'start':
     case 'replace': {
       const name = m.plan.name;
-      // A replaced version's last counters go out first (the primary still books them to it).
-      if (m.type === 'replace') report();
       const before = shared.get(name);
+      const prev = current.get(name);
+      const prevRuntime = dataPlane.runtime(name);
       shared.set(name, m.shared);
       const sink = new DeltaSink(name, schedule);
       try {
         const started = m.type === 'replace'
           ? await dataPlane.replace(m.plan, m.snapshot, sink)
           : await dataPlane.start(m.plan, m.snapshot, sink);
-        sinks.set(name, sink);
+        current.set(name, { name, gen: m.gen, sink });
+        if (prev !== undefined) {
+          // The replaced version's open connections finish on it, and report to it.
+          replaced.set(prev.gen, prev);
+          void (prevRuntime?.whenEmpty(Infinity) ?? Promise.resolve()).then(() => end(prev));
+        }
         if (m.rates !== null) dataPlane.rates(name, m.rates.slots, m.rates.bandwidth);
         post({ type: 'started', id: m.id, address: started.address, port: started.port });
       } catch (err) {

@@ -81,15 +81,19 @@ export async function freePort(): Promise<number> {
 
 /**
  * Starts the app with `workers` data-plane workers and one server `web` (the given sections
- * merged in), the API and metrics on port 0, logging at info into memory.
+ * merged in), the API and metrics on port 0, logging at info into memory. `reloaded`: what
+ * `app.reload()` reads for `web` then (the same bind).
  */
-export async function startWorkersApp(h: Handles, workers: number, server: Record<string, unknown>): Promise<WorkersApp> {
+export async function startWorkersApp(
+  h: Handles, workers: number, server: Record<string, unknown>, reloaded?: () => Record<string, unknown>,
+): Promise<WorkersApp> {
   const port = await freePort();
-  const text = JSON.stringify({
+  const textOf = (section: Record<string, unknown>): string => JSON.stringify({
     api: { enabled: true, bind: '127.0.0.1:0' },
     metrics: { enabled: true, bind: '127.0.0.1:0' },
-    servers: { web: { bind: `127.0.0.1:${port}`, protocol: 'tcp', ...server } },
+    servers: { web: { bind: `127.0.0.1:${port}`, protocol: 'tcp', ...section } },
   });
+  const text = textOf(server);
   let logText = '';
   const sink = new Writable({ write(chunk: Buffer, _e, cb): void { logText += chunk.toString('utf8'); cb(); } });
   const app = h.app(await startApp({
@@ -100,6 +104,7 @@ export async function startWorkersApp(h: Handles, workers: number, server: Recor
     startTime: new Date(),
     workers,
     reportIntervalMs: 20,
+    ...(reloaded === undefined ? {} : { loadConfig: () => Promise.resolve({ config: decodeConfig(textOf(reloaded()), 'json').config, warnings: [] }) }),
   }));
   const threaded = app.dataPlane instanceof ThreadedDataPlane ? app.dataPlane : null;
   return {

@@ -156,6 +156,7 @@ test('2 workers: a killed worker is restarted and no lease stays stuck', { skip:
       const s = await stats(w.apiPort);
       return s.active_connections === 0 && s.backends[0]?.stats.active_connections === 0;
     }, 10_000, 'counts back to 0');
+    await waitFor(() => dp.heldLeases('web') === 0, 10_000, () => `no lease held in the shared counts (${dp.heldLeases('web')})`);
     // Both workers accept again once the new thread listens (it restarts in the background):
     // batches of connections until each worker has taken some.
     const base = dp.connectionsPerWorker();
