@@ -25,93 +25,20 @@
 import type { OnReadOpts } from 'node:net';
 import type { Logger } from '../../core/log.js';
 import type { ServerPlan } from '../../core/plan.js';
-import type { BackendSnapshot, SnapshotBackend } from '../../core/snapshot.js';
+import type { BackendSnapshot } from '../../core/snapshot.js';
 import { errorMessage } from '../../core/errors.js';
-import { kConn, type StreamConn, type TaggedSocket } from './conn.js';
 import type { Dialer } from './dialer.js';
-import { takeSmall } from './buffers.js';
-import { onBackendRead } from './forward.js';
 import { chooseDialer } from './pipeline.js';
+import {
+  Entry, Warm, ignore, kWarm, onWarmClose, onWarmEnd, onWarmError, onWarmReady, onWarmTimeout, warmRead, type WarmSocket,
+} from './prewarm-socket.js';
+
+export { MAX_HELD_BYTES, Warm } from './prewarm-socket.js';
 
 export const BACKOFF_BASE_MS = 100;
 export const BACKOFF_MAX_MS = 5_000;
 /** An idle socket closed by the backend sooner than this after connecting counts as a failure. */
 export const MIN_HEALTHY_MS = 1_000;
-/** Bytes a backend may send on an idle pooled socket before it is dropped. */
-export const MAX_HELD_BYTES = 16 * 1024;
-
-const kWarm = Symbol('tsbetween.prewarm');
-interface WarmSocket extends TaggedSocket {
-  [kWarm]: Warm;
-}
-
-/** One backend's sockets. */
-class Entry {
-  readonly idle: Warm[] = [];
-  readonly dialing: Warm[] = [];
-  /** Backoff steps taken since the last healthy socket. */
-  failures = 0;
-  timer: NodeJS.Timeout | null = null;
-  gone = false;
-  constructor(readonly b: SnapshotBackend) {}
-}
-
-/** One pooled socket. */
-export class Warm {
-  socket!: WarmSocket;
-  /** The current onread buffer (plain sockets); the connection takes it over at hand-off. */
-  buf: Buffer | null = null;
-  /** Bytes the backend sent while idle (copied: the read buffer is reused). */
-  held: Buffer[] | null = null;
-  heldBytes = 0;
-  born = 0;
-  timer: NodeJS.Timeout | null = null;
-  conn: StreamConn | null = null;
-  readonly buffer = (): Buffer => {
-    const c = this.conn;
-    return c !== null ? c.backendBuffer() : (this.buf ??= takeSmall());
-  };
-  constructor(readonly entry: Entry, readonly pool: PrewarmPool) {}
-}
-
-/** A read on a pooled socket: forwarded once handed out, held while idle. */
-function warmRead(this: WarmSocket, n: number, b: Uint8Array): boolean {
-  if (this[kConn] !== undefined) return onBackendRead.call(this, n, b);
-  const w = this[kWarm];
-  w.heldBytes += n;
-  if (w.heldBytes > MAX_HELD_BYTES) {
-    w.born = 0; // counts as a failure: this backend streams at connect, pooling it is useless
-    this.destroy();
-    return true;
-  }
-  (w.held ??= []).push(Buffer.from((b as Buffer).subarray(0, n)));
-  return true;
-}
-
-function onWarmReady(this: WarmSocket): void {
-  const w = this[kWarm];
-  w.pool.ready(w);
-}
-
-function onWarmEnd(this: WarmSocket): void {
-  this.destroy();
-}
-
-function onWarmError(this: WarmSocket, err: Error): void {
-  const log = this[kWarm].pool.log;
-  if (log.isLevelEnabled('debug')) log.debug(`pre-warmed connection to ${this[kWarm].entry.b.key}: ${errorMessage(err)}`);
-}
-
-function onWarmClose(this: WarmSocket): void {
-  const w = this[kWarm];
-  w.pool.closed(w);
-}
-
-function onWarmTimeout(w: Warm): void {
-  w.timer = null;
-  w.socket.destroy();
-}
-
 function remove(list: Warm[], w: Warm): boolean {
   const i = list.indexOf(w);
   if (i < 0) return false;
@@ -269,10 +196,6 @@ export class PrewarmPool {
     e.idle.length = 0;
     e.dialing.length = 0;
   }
-}
-
-function ignore(): void {
-  // late errors of a discarded pooled socket
 }
 
 /** The pool of a server whose plan asks for one, else null (the OFF case costs nothing). */
