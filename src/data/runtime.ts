@@ -11,7 +11,6 @@ import type { ServerPlan } from '../core/plan.js';
 import type { ActiveTable, CounterSink, LoadView } from '../core/snapshot.js';
 import type { AccessLog } from './access-log.js';
 import { LogLimiter } from './rate-limit.js';
-import type { PrewarmPool } from './stream/prewarm.js';
 
 /** Something the server must destroy on close (a stream pair, a UDP session). */
 export interface Closable {
@@ -71,8 +70,6 @@ export class ServerRuntime {
   readonly accessLog: AccessLog | null;
   /** Listen with SO_REUSEPORT (set by the data plane of a worker thread). */
   reusePort = false;
-  /** Pre-warmed backend connections (`backend_prewarm`, tsbetween-only); null when off. */
-  pool: PrewarmPool | null = null;
   private emptyWaiters: (() => void)[] = [];
 
   constructor(

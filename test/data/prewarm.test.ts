@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { ServerPlan } from '../../src/core/plan.js';
 import { buildPipeline } from '../../src/data/stream/pipeline.js';
-import { BACKOFF_BASE_MS } from '../../src/data/stream/prewarm.js';
+import { BACKOFF_BASE_MS, prewarmOf } from '../../src/data/stream/prewarm.js';
 import type { TestProxyOptions } from '../helpers/proxy.js';
 import { sleep } from '../helpers/wait.js';
 import {
@@ -53,7 +53,7 @@ test('off by default: no pool, the plain dial stage, nothing dialed before a cli
   assert.deepEqual(buildPipeline(plan).map((s) => s.name), ['admission', 'pick', 'dial', 'forward']);
   const b = await recordingBackend(h);
   const { server } = await proxyWith(h, [b.port], {});
-  assert.equal(server.runtime.pool, null);
+  assert.equal(prewarmOf(server.runtime), undefined);
   await sleep(100);
   assert.equal(b.conns.length, 0);
 });
@@ -67,7 +67,7 @@ test('fills to N per backend; a client gets a pooled socket, which is replaced',
   await waitFor(() => b1.conns.length === 3 && b2.conns.length === 3, 5000, '3 pooled connections per backend');
   const rt = server.runtime;
   const slot1 = pool.get(`127.0.0.1:${b1.port}`)?.slot ?? -1;
-  await waitFor(() => rt.pool?.idleCount(slot1) === 3, 5000, 'idle count');
+  await waitFor(() => prewarmOf(rt)?.idleCount(slot1) === 3, 5000, 'idle count');
   const before = [...b1.conns, ...b2.conns];
   assert.equal(await roundTrip(h, port, 'hello'), 'hello');
   // The echo went through a connection the backend had accepted before the client connected.
@@ -126,7 +126,7 @@ test('an idle pooled socket closed by the backend is replaced; the client gets a
   const { port, server } = await proxyWith(h, [b.port], { backendPrewarm: 1 });
   await waitFor(() => b.conns.length === 2 && b.open() === 1, 5000, 'the closed socket replaced');
   const slot = server.pool.all()[0]?.slot ?? -1;
-  await waitFor(() => server.runtime.pool?.idleCount(slot) === 1, 5000, 'replacement idle');
+  await waitFor(() => prewarmOf(server.runtime)?.idleCount(slot) === 1, 5000, 'replacement idle');
   assert.equal(await roundTrip(h, port, 'ping'), 'ping');
   assert.equal(b.conns[1]?.bytesRead, 4);
 });
@@ -140,7 +140,7 @@ test('a dead backend: pool dials back off (no loop), no refused count; clients s
   const rt = server.runtime;
   await sleep(1500);
   const elapsed = Date.now() - t0;
-  const dials = rt.pool?.dials ?? 0;
+  const dials = prewarmOf(rt)?.dials ?? 0;
   // Rounds at 0, 100, 300, 700, 1500, ... ms: at most 2 + log2(elapsed/100) rounds of 4 dials.
   const bound = 4 * (2 + Math.ceil(Math.log2(1 + elapsed / BACKOFF_BASE_MS)));
   assert.ok(dials >= 4 && dials <= bound, `${dials} dials in ${elapsed} ms (bound ${bound})`);
@@ -159,7 +159,7 @@ test('a backend that accepts and closes at once is not dialed in a loop', async 
   const t0 = Date.now();
   await sleep(1500);
   const elapsed = Date.now() - t0;
-  const dials = server.runtime.pool?.dials ?? 0;
+  const dials = prewarmOf(server.runtime)?.dials ?? 0;
   const bound = 2 * (2 + Math.ceil(Math.log2(1 + elapsed / BACKOFF_BASE_MS)));
   assert.ok(dials >= 2 && dials <= bound, `${dials} dials in ${elapsed} ms (bound ${bound})`);
   assert.ok(b.conns.length <= dials);

@@ -11,15 +11,15 @@
  */
 import type { SnapshotBackend } from '../../core/snapshot.js';
 import { CONNECTED, kConn, onBackendClose, type StepLike, type StreamConn, type TaggedSocket } from './conn.js';
-import type { Warm } from './prewarm.js';
+import { prewarmOf } from './prewarm.js';
+import type { Warm } from './prewarm-socket.js';
 import type { Stage } from './stage.js';
 
 export function prewarmDialStage(dial: Stage & StepLike): Stage & StepLike {
   const stage: Stage & StepLike = {
     name: 'dial',
     run(conn: StreamConn): boolean {
-      const pool = conn.rt.pool;
-      const w = pool !== null ? pool.take(conn.slot) : null;
+      const w = prewarmOf(conn.rt)?.take(conn.slot) ?? null;
       if (w === null) return dial.run(conn);
       adopt(conn, w);
       return true;

@@ -8,7 +8,7 @@ import { errorMessage } from '../../core/errors.js';
 import { takeSmall } from './buffers.js';
 import { kConn, type StreamConn, type TaggedSocket } from './conn.js';
 import { onBackendRead } from './forward.js';
-import type { PrewarmPool } from './prewarm.js';
+import type { Logger } from '../../core/log.js';
 
 /** Bytes a backend may send on an idle pooled socket before it is dropped. */
 export const MAX_HELD_BYTES = 16 * 1024;
@@ -29,6 +29,15 @@ export class Entry {
   constructor(readonly b: SnapshotBackend) {}
 }
 
+/** What a pooled socket reports to (the pool, ./prewarm.ts). */
+export interface WarmOwner {
+  readonly log: Logger;
+  /** Connected (and the TLS handshake done). */
+  ready(w: Warm): void;
+  /** Closed before it was handed out. */
+  closed(w: Warm): void;
+}
+
 /** One pooled socket. */
 export class Warm {
   socket!: WarmSocket;
@@ -44,7 +53,7 @@ export class Warm {
     const c = this.conn;
     return c !== null ? c.backendBuffer() : (this.buf ??= takeSmall());
   };
-  constructor(readonly entry: Entry, readonly pool: PrewarmPool) {}
+  constructor(readonly entry: Entry, readonly pool: WarmOwner) {}
 }
 
 /** A read on a pooled socket: forwarded once handed out, held while idle. */

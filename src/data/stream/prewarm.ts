@@ -20,17 +20,16 @@
  *   error while idle drops the socket.
  * - A backend that leaves the snapshot or stops being eligible has its sockets closed; close()
  *   (server drain/close/reload) closes them all. Each worker thread keeps its own pool of N.
- * The OFF case has no pool at all (`rt.pool === null`, plain dial stage).
+ * The OFF case has no pool at all (no `prewarmOf(rt)`, the plain dial stage).
  */
 import type { OnReadOpts } from 'node:net';
 import type { Logger } from '../../core/log.js';
-import type { ServerPlan } from '../../core/plan.js';
 import type { BackendSnapshot } from '../../core/snapshot.js';
 import { errorMessage } from '../../core/errors.js';
+import type { ServerRuntime } from '../runtime.js';
 import type { Dialer } from './dialer.js';
-import { chooseDialer } from './pipeline.js';
 import {
-  Entry, Warm, ignore, kWarm, onWarmClose, onWarmEnd, onWarmError, onWarmReady, onWarmTimeout, warmRead, type WarmSocket,
+  Entry, Warm, ignore, kWarm, onWarmClose, onWarmEnd, onWarmError, onWarmReady, onWarmTimeout, warmRead, type WarmOwner, type WarmSocket,
 } from './prewarm-socket.js';
 
 export { MAX_HELD_BYTES, Warm } from './prewarm-socket.js';
@@ -46,7 +45,7 @@ function remove(list: Warm[], w: Warm): boolean {
   return true;
 }
 
-export class PrewarmPool {
+export class PrewarmPool implements WarmOwner {
   private readonly entries = new Map<number, Entry>();
   private stopped = false;
   /** Pool dials started (tests, diagnostics). */
@@ -198,14 +197,27 @@ export class PrewarmPool {
   }
 }
 
-/** The pool of a server whose plan asks for one, else null (the OFF case costs nothing). */
-export function createPrewarmPool(plan: ServerPlan, log: Logger): PrewarmPool | null {
+const pools = new WeakMap<ServerRuntime, PrewarmPool>();
+
+/** The pool of a server runtime; undefined when its plan has none (the OFF case). */
+export function prewarmOf(rt: ServerRuntime): PrewarmPool | undefined {
+  return pools.get(rt);
+}
+
+/**
+ * Gives `rt` its pool (once, when the data plane makes the runtime; filled on the first snapshot
+ * update). `dialer`: the server's backend dialer (../stream/pipeline.ts `chooseDialer`).
+ */
+export function attachPrewarm(rt: ServerRuntime, dialer: Dialer): PrewarmPool | null {
+  const plan = rt.plan;
   const n = plan.backendPrewarm ?? 0;
   if (n <= 0) return null;
   if (plan.proxyProtocol !== undefined && plan.backendsTls !== undefined) {
     // Refused by the config validation: the PROXY header must precede the TLS handshake.
-    log.warn('backend_prewarm is off: it cannot be used with both proxy_protocol and backends_tls');
+    rt.log.warn('backend_prewarm is off: it cannot be used with both proxy_protocol and backends_tls');
     return null;
   }
-  return new PrewarmPool(n, chooseDialer(plan, log), Math.max(0, plan.backendConnectionTimeoutMs), log);
+  const pool = new PrewarmPool(n, dialer, rt.connectTimeout, rt.log);
+  pools.set(rt, pool);
+  return pool;
 }
