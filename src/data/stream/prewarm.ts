@@ -38,6 +38,7 @@ export const BACKOFF_BASE_MS = 100;
 export const BACKOFF_MAX_MS = 5_000;
 /** An idle socket closed by the backend sooner than this after connecting counts as a failure. */
 export const MIN_HEALTHY_MS = 1_000;
+
 function remove(list: Warm[], w: Warm): boolean {
   const i = list.indexOf(w);
   if (i < 0) return false;
