@@ -481,6 +481,7 @@ const serverFields: Fields<ServerInput> = {
   healthcheck,
   accept_proxy_protocol: nullable(struct(acceptProxyProtocolFields)),
   backend_connection_retries: optional(int),
+  backend_prewarm: optional(int),
   passive_health_fails: optional(int),
   passive_health_down_time: optional(dur),
 };

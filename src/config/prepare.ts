@@ -77,6 +77,8 @@ export const BALANCE_TYPES: readonly string[] = BALANCERS.list().map((b) => b.ki
 export const MAX_UDP_SESSIONS = 1_000_000;
 /** Upper bound of `backend_connection_retries` (tsbetween-only). */
 export const MAX_RETRIES = 16;
+/** Upper bound of `backend_prewarm` (tsbetween-only): idle connections per backend (and per worker). */
+export const MAX_PREWARM = 1024;
 /** Default `[access_log] rate_limit` (lines per second). */
 export const DEFAULT_ACCESS_LOG_RATE = 1000;
 const LOG_LEVELS: readonly string[] = ['panic', 'fatal', 'error', 'warn', 'warning', 'info', 'debug', 'trace'];
@@ -308,6 +310,15 @@ export function prepareServer(
   if (retries !== undefined) {
     if (retries < 0 || retries > MAX_RETRIES) fail('backend_connection_retries', `must be between 0 and ${MAX_RETRIES}, got ${retries}`);
     server.backend_connection_retries = retries;
+  }
+  const prewarm = input.backend_prewarm;
+  if (prewarm !== undefined) {
+    if (prewarm < 0 || prewarm > MAX_PREWARM) fail('backend_prewarm', `must be between 0 and ${MAX_PREWARM}, got ${prewarm}`);
+    if (prewarm > 0 && protocol === 'udp') fail('backend_prewarm', 'backend_prewarm may be used only with \'tcp\' or \'tls\' protocol');
+    if (prewarm > 0 && proxyProtocol !== null && backendsTls !== null) {
+      fail('backend_prewarm', 'backend_prewarm cannot be used with both proxy_protocol and backends_tls (the PROXY header must precede the TLS handshake)');
+    }
+    server.backend_prewarm = prewarm;
   }
   const passiveFails = input.passive_health_fails;
   if (passiveFails !== undefined) {

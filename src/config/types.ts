@@ -271,6 +271,8 @@ export interface ServerWire {
   // neither defaulted nor echoed, so a GoBetween config's echo keeps GoBetween's key set.
   /** On a failed backend connect, try up to N other eligible backends. */
   backend_connection_retries?: number | undefined;
+  /** Keep N idle connections open to each live backend, handed to new clients (README "Backend pre-warming"). */
+  backend_prewarm?: number | undefined;
   /** After K consecutive failed connects a backend is marked down (0 or absent: off). */
   passive_health_fails?: number | undefined;
   /** How long a passively marked-down backend stays down when there is no active health check. */

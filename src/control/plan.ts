@@ -86,5 +86,8 @@ export function serverPlan(name: string, config: ServerWire, acme = false): Serv
     ...(config.backend_connection_retries !== undefined && config.backend_connection_retries > 0
       ? { backendConnectionRetries: config.backend_connection_retries }
       : {}),
+    ...(config.backend_prewarm !== undefined && config.backend_prewarm > 0 && config.protocol !== 'udp'
+      ? { backendPrewarm: config.backend_prewarm }
+      : {}),
   });
 }

@@ -85,6 +85,8 @@ export interface ServerPlan {
   readonly access: AccessPlan | null;
   /** tsbetween-only: on a failed connect, try up to this many other eligible backends (absent: 0). */
   readonly backendConnectionRetries?: number;
+  /** tsbetween-only: idle connections kept open to each eligible backend, per worker (absent: off). */
+  readonly backendPrewarm?: number;
   // Optional sections: absent = the feature is off and its stage costs nothing.
   /** TLS termination (a `tls` section, on a `tls` or a `tcp` server). */
   readonly tls?: TlsPlan;

@@ -20,6 +20,8 @@ import type { AccessLog } from './access-log.js';
 import { LocalActiveTable } from './active.js';
 import { listenerFor, type OpenListener } from './listeners/registry.js';
 import { ServerLoad, ServerRuntime } from './runtime.js';
+import { chooseDialer } from './stream/pipeline.js';
+import { attachPrewarm, prewarmOf } from './stream/prewarm.js';
 
 export interface InProcessOptions {
   readonly balancers: Registry<BalancerKind>;
@@ -62,6 +64,7 @@ export class InProcessDataPlane implements DataPlanePort {
     if (kind === undefined) throw new StartError(`no listener for protocol ${plan.protocol}`);
     const listener = await kind.open(rt);
     this.servers.set(plan.name, { rt, listener });
+    prewarmOf(rt)?.update(snapshot);
     return { address: listener.address, port: listener.port };
   }
 
@@ -80,6 +83,8 @@ export class InProcessDataPlane implements DataPlanePort {
       void old.listener.stop();
     }
     this.servers.set(name, { rt, listener });
+    prewarmOf(old.rt)?.close();
+    prewarmOf(rt)?.update(snapshot);
     // The old runtime keeps its open connections until they end (or the name is closed).
     if (old.rt.conns.size > 0) {
       let set = this.retired.get(name);
@@ -110,11 +115,16 @@ export class InProcessDataPlane implements DataPlanePort {
     elector.setSnapshot(snapshot);
     const rt = new ServerRuntime(plan, elector, table, load, sink, log, this.opts.accessLog ?? null, this.opts.certificates);
     rt.reusePort = this.opts.reusePort === true;
+    // backend_prewarm (tsbetween-only): the runtime's pool of pre-warmed backend connections.
+    if ((plan.backendPrewarm ?? 0) > 0) attachPrewarm(rt, chooseDialer(plan, log));
     return rt;
   }
 
   update(name: string, snapshot: BackendSnapshot): void {
-    this.servers.get(name)?.rt.elector.setSnapshot(snapshot);
+    const rt = this.servers.get(name)?.rt;
+    if (rt === undefined) return;
+    rt.elector.setSnapshot(snapshot);
+    prewarmOf(rt)?.update(snapshot);
   }
 
   rates(name: string, slots: readonly number[], bandwidth: readonly number[]): void {
@@ -157,6 +167,7 @@ export class InProcessDataPlane implements DataPlanePort {
     if (s === undefined) return undefined;
     this.servers.delete(name);
     s.rt.closing = true;
+    prewarmOf(s.rt)?.close();
     return s;
   }
 }

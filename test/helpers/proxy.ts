@@ -17,7 +17,8 @@ import { InProcessDataPlane } from '../../src/data/in-process.js';
 import type { ServerRuntime } from '../../src/data/runtime.js';
 
 /** The plan's own keys a test may set (the rest of the plan is fixed: a plain TCP server). */
-type PlanKeys = 'name' | 'bind' | 'balance' | 'maxConnections' | 'clientIdleTimeoutMs' | 'backendIdleTimeoutMs' | 'backendConnectionTimeoutMs' | 'access';
+type PlanKeys = 'name' | 'bind' | 'balance' | 'maxConnections' | 'clientIdleTimeoutMs' | 'backendIdleTimeoutMs' | 'backendConnectionTimeoutMs' | 'access'
+  | 'backendPrewarm' | 'proxyProtocol' | 'backendsTls';
 
 export interface TestProxyOptions extends Pick<ServerPlan, PlanKeys> {
   readonly log: Logger;
@@ -49,6 +50,9 @@ export class TestProxy {
       backendIdleTimeoutMs: opts.backendIdleTimeoutMs ?? 0,
       backendConnectionTimeoutMs: opts.backendConnectionTimeoutMs ?? 0,
       access: opts.access ?? null,
+      ...(opts.backendPrewarm !== undefined ? { backendPrewarm: opts.backendPrewarm } : {}),
+      ...(opts.proxyProtocol !== undefined ? { proxyProtocol: opts.proxyProtocol } : {}),
+      ...(opts.backendsTls !== undefined ? { backendsTls: opts.backendsTls } : {}),
     };
     const balancers = createBalancerRegistry();
     const custom = opts.balancer;

@@ -12,9 +12,10 @@ export interface Dialer {
   readonly readyEvent: string;
   /**
    * Starts connecting to `b`; backend reads must go through `onread`. May throw synchronously
-   * (invalid address): the dial stage counts that as refused.
+   * (invalid address): the dial stage counts that as refused. `conn` is null for a pre-warmed
+   * connection (./prewarm.ts), opened before any client arrives.
    */
-  dial(b: SnapshotBackend, onread: OnReadOpts, conn: StreamConn): Socket;
+  dial(b: SnapshotBackend, onread: OnReadOpts, conn: StreamConn | null): Socket;
 }
 
 /** TCP keep-alive as Go sets it on dialed and accepted sockets (15 s). */

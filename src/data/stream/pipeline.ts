@@ -29,6 +29,7 @@ import { dialStage } from './dial.js';
 import { plainDialer, type Dialer } from './dialer.js';
 import { forwardStage } from './forward.js';
 import { pickStage } from './pick.js';
+import { prewarmDialStage } from './prewarm-dial.js';
 import type { Stage } from './stage.js';
 
 /** Where an optional stage sits. */
@@ -60,6 +61,15 @@ function optional(plan: ServerPlan, log: Logger, slot: StageSlot, out: Stage[]):
   }
 }
 
+/** The backend dialer of a server: the first of DIALERS that applies, else plain TCP. */
+export function chooseDialer(plan: ServerPlan, log: Logger): Dialer {
+  for (const k of DIALERS) {
+    const d = k.create(plan, log);
+    if (d !== null) return d;
+  }
+  return plainDialer;
+}
+
 export function buildPipeline(plan: ServerPlan, log: Logger = silentLogger): Stage[] {
   const stages: Stage[] = [admissionStage];
   optional(plan, log, 'accept-proxy', stages);
@@ -67,15 +77,9 @@ export function buildPipeline(plan: ServerPlan, log: Logger = silentLogger): Sta
   optional(plan, log, 'peek', stages);
   optional(plan, log, 'terminate', stages);
   stages.push(pickStage);
-  let dialer: Dialer = plainDialer;
-  for (const k of DIALERS) {
-    const d = k.create(plan, log);
-    if (d !== null) {
-      dialer = d;
-      break;
-    }
-  }
-  stages.push(dialStage(dialer, plan.backendConnectionRetries ?? 0));
+  const dial = dialStage(chooseDialer(plan, log), plan.backendConnectionRetries ?? 0);
+  // backend_prewarm (tsbetween-only): take a pooled connection first (./prewarm-dial.ts).
+  stages.push((plan.backendPrewarm ?? 0) > 0 ? prewarmDialStage(dial) : dial);
   optional(plan, log, 'write-proxy', stages);
   stages.push(forwardStage);
   return stages;

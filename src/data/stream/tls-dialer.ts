@@ -27,9 +27,9 @@ export const tlsDialer = {
     const proxyVersion = plan.proxyProtocol?.version;
     return {
       readyEvent: 'secureConnect',
-      dial(b: SnapshotBackend, onread: OnReadOpts, conn: StreamConn): Socket {
+      dial(b: SnapshotBackend, onread: OnReadOpts, conn: StreamConn | null): Socket {
         const raw = connectBackend(b);
-        if (proxyVersion !== undefined) {
+        if (proxyVersion !== undefined && conn !== null) {
           // Registered before the TLS session's own 'connect' listener: the header goes first.
           raw.once('connect', () => {
             if (!writeProxyHeader(proxyVersion, conn, raw)) {
