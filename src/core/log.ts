@@ -210,6 +210,18 @@ export interface LogHandle {
   close(): Promise<void>;
 }
 
+/**
+ * A logger writing `format` ('json' or text) lines to `out`. A destination that failed (stdout a
+ * closed pipe: EPIPE, a full disk) is written no more: its error would otherwise come back as an
+ * uncaught exception whose log line fails again, and so on, without end.
+ */
+export function streamLogger(level: LevelName, format: string, out: NodeJS.WritableStream): Logger {
+  let broken = false;
+  out.on('error', () => { broken = true; });
+  const line = format === 'json' ? jsonLine : formatTextRecord;
+  return new RecordLogger(level, (rec) => { if (!broken) out.write(line(rec)); }, {});
+}
+
 /** Builds the root logger. Throws an Error with GoBetween's text for an unknown level. */
 export async function createLogger(opts: LogOptions): Promise<LogHandle> {
   const level = logLevel(opts.level);
@@ -226,13 +238,7 @@ export async function createLogger(opts: LogOptions): Promise<LogHandle> {
     ]);
     dest = file;
   }
-  const out = dest;
-  // A destination that failed (stdout a closed pipe: EPIPE, a full disk) is written no more: the
-  // error would otherwise come back as an uncaught exception, whose log line fails again, and so on.
-  let broken = false;
-  out.on('error', () => { broken = true; });
-  const format = opts.format === 'json' ? jsonLine : formatTextRecord;
-  const root = new RecordLogger(level, (rec) => { if (!broken) out.write(format(rec)); }, {});
+  const root = streamLogger(level, opts.format, dest);
   return {
     root,
     close: async () => {
