@@ -13,6 +13,7 @@ import { readConfigSource, substituteEnv } from './config/load.js';
 import type { ConfigSource } from './config/types.js';
 import { ConfigError, NotSupportedError, StartError, describeError, errorMessage } from './core/errors.js';
 import { createLogger, type LogHandle } from './core/log.js';
+import { settleHeap } from './core/settle.js';
 import { logText, oneLine } from './core/text.js';
 import { VERSION } from './version.js';
 
@@ -23,6 +24,9 @@ function fail(code: number, message: string): never {
 }
 
 const describe = describeError;
+
+/** How long after start-up the one memory-reducing collection runs (core/settle.ts). */
+const SETTLE_DELAY_MS = 1000;
 
 /** Writes the pidfile; refuses when it names a running process (§1.6, trailing newline tolerated). */
 function writePidfile(path: string): void {
@@ -219,7 +223,17 @@ async function main(): Promise<void> {
     const signal = stopSignal;
     stopSignal = undefined;
     stop(signal);
+    return;
   }
+  // Start-up is over: one memory-reducing collection (core/settle.ts), once the first discovery
+  // fetches and health checks have had a moment to run.
+  setTimeout(() => {
+    const before = process.memoryUsage.rss();
+    if (settleHeap()) {
+      const mb = (n: number): string => (n / 1048576).toFixed(1);
+      log.child({ name: 'manager' }).debug(`start-up heap settled: RSS ${mb(before)} -> ${mb(process.memoryUsage.rss())} MB`);
+    }
+  }, SETTLE_DELAY_MS).unref();
 }
 
 main().catch((err: unknown) => fail(1, describe(err)));

@@ -7,15 +7,15 @@
  *   `reportIntervalMs` while they change, and at once on `flush`, before a drain/close reply; a
  *   version replaced by a hot reload keeps reporting (under its own `gen`) until its last
  *   connection here ended, then says `ended`,
- * - logs as pino JSON lines posted to the primary, which logs them through its own logger.
+ * - logs as JSON lines (pino's records) posted to the primary, which logs them through its own logger.
  * Nothing but plain data (messages.ts) crosses.
  */
-import { Writable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
-import pino from 'pino';
 import { createBalancerRegistry } from '../balance/index.js';
 import { mathRandom } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
+import { createLineLogger } from '../core/log.js';
+import { settleHeap } from '../core/settle.js';
 import { InProcessDataPlane } from '../data/in-process.js';
 import type { CounterDeltas } from '../core/snapshot.js';
 import { DeltaSink } from './delta-sink.js';
@@ -28,13 +28,7 @@ const init = workerData as WorkerInit;
 
 const post = (m: FromWorker): void => port.postMessage(m);
 
-const logStream = new Writable({
-  write(chunk: Buffer, _enc, cb): void {
-    for (const line of chunk.toString('utf8').split('\n')) if (line !== '') post({ type: 'log', line });
-    cb();
-  },
-});
-const log = pino({ level: init.logLevel, base: null }, logStream);
+const log = createLineLogger(init.logLevel, (line) => post({ type: 'log', line }));
 
 // A bad client or a bug in one connection must not take the worker (and its connections) down,
 // as in the single-thread process (cli.ts).
@@ -162,3 +156,5 @@ port.on('message', (m: ToWorker) => {
   handle(m).catch((err: unknown) => log.error({ name: 'worker' }, `message ${m.type}: ${errorMessage(err)}`));
 });
 post({ type: 'ready' });
+// Once the primary's start-up has started this thread's servers: one memory-reducing collection.
+setTimeout(settleHeap, 1000).unref();

@@ -3,7 +3,7 @@
  * child with a module-resolution hook (test/fixtures/module-trace/) that records every module our
  * code imports; after start-up the trace must not hold the REST API, the metrics (prom-client),
  * the profiler, node:https / node:tls / node:child_process, an ESM import of node:http (whose
- * namespace loads undici on Node >= 22), zod, the UDP session logic nor srv's DNS client. A
+ * namespace loads undici on Node >= 22), zod, pino, the UDP session logic nor srv's DNS client. A
  * second run with [api] and [metrics] enabled shows that the trace does see them when they are
  * used (so the first check can fail).
  */
@@ -87,6 +87,7 @@ const HEAVY: Array<[string, RegExp]> = [
   ['zod', /\/node_modules\/zod\//],
   ['the UDP session logic', /\/src\/data\/udp\//],
   ['lru-cache', /\/node_modules\/lru-cache\//],
+  ['pino (replaced by src/core/log.ts)', /\/node_modules\/pino\//],
   ["srv discovery's DNS client", /\/src\/discovery\/dns-client\.[jt]s$/],
 ];
 

@@ -173,7 +173,7 @@ describe('metrics listener errors', () => {
     assert.ok(addr !== null && typeof addr === 'object');
     const lines: string[] = [];
     const log = silentLogger.child({});
-    log.error = ((msg: string) => { lines.push(msg); });
+    log.error = ((msg: string | object) => { lines.push(typeof msg === 'string' ? msg : JSON.stringify(msg)); });
     const metrics = createMetrics({ manager: new FakeManager(), version: '1', defaultMetrics: false });
     const s = await startMetricsServer({ bind: `127.0.0.1:${addr.port}`, registry: metrics.registry, log });
     try {
