@@ -38,6 +38,20 @@ export const BACKEND_PAUSED = 2048;
 /** A 'drain' handler is on the client / backend socket (added at the first pause). */
 export const CLIENT_DRAIN_HOOKED = 4096;
 export const BACKEND_DRAIN_HOOKED = 8192;
+/**
+ * Closed by us once its data was handed to the kernel and both directions had ended (see
+ * `closeWrite` in ./forward.ts): a clean close, not an error (the peer still gets every byte and FIN).
+ */
+export const CLIENT_QUIT = 16384;
+export const BACKEND_QUIT = 32768;
+/** The FIN towards the client / backend waits for that socket's own imminent 'end' (./forward.ts). */
+export const CLIENT_FIN_DEFERRED = 65536;
+export const BACKEND_FIN_DEFERRED = 131072;
+
+/** Not a TLS socket (whose end() sends close_notify, and whose queue hides in the raw socket). */
+export function isPlain(s: Socket): boolean {
+  return (s as { encrypted?: boolean }).encrypted !== true;
+}
 
 /** Client addresses taken from an upstream's PROXY header. */
 export interface ProxiedAddresses {
@@ -247,9 +261,9 @@ export function onClientError(this: TaggedSocket, err: Error): void {
   conn.upstream?.destroy();
 }
 
-/** A socket that closes after both of its directions completed normally. */
-function closedCleanly(s: Socket): boolean {
-  return s.readableEnded && s.writableFinished;
+/** A socket that closes after both of its directions completed normally (or that we closed so). */
+function closedCleanly(s: Socket, quit: boolean): boolean {
+  return quit || (s.readableEnded && s.writableFinished);
 }
 
 export function onClientClose(this: TaggedSocket): void {
@@ -261,7 +275,7 @@ export function onClientClose(this: TaggedSocket): void {
   if (up === null) {
     // Closed before any dial (e.g. while an async stage waited): nothing else to wait for.
     conn.flags |= BACKEND_CLOSED;
-  } else if ((conn.flags & BACKEND_CLOSED) === 0 && !closedCleanly(this)) {
+  } else if ((conn.flags & BACKEND_CLOSED) === 0 && !closedCleanly(this, (conn.flags & CLIENT_QUIT) !== 0)) {
     // A clean close means the backend already sent FIN and got ours: let it finish flushing.
     up.destroy();
   }
@@ -275,7 +289,7 @@ export function onBackendClose(this: TaggedSocket): void {
   if ((conn.flags & CONNECTED) === 0) {
     // Destroyed while dialing (timeout, server close) or failed without an error event.
     if ((conn.flags & DIAL_FAILED) === 0 && (conn.flags & CLIENT_CLOSED) === 0) conn.client.destroy();
-  } else if ((conn.flags & CLIENT_CLOSED) === 0 && !closedCleanly(this)) {
+  } else if ((conn.flags & CLIENT_CLOSED) === 0 && !closedCleanly(this, (conn.flags & BACKEND_QUIT) !== 0)) {
     conn.client.destroy();
   }
   conn.maybeFinish();
