@@ -11,8 +11,9 @@
  */
 import {
   BACKEND_DRAIN_HOOKED, BACKEND_EOF, BACKEND_FIN_DEFERRED, BACKEND_PAUSED, BACKEND_QUIT, CLIENT_DRAIN_HOOKED, CLIENT_EOF,
-  CLIENT_FIN_DEFERRED, CLIENT_ONREAD, CLIENT_PAUSED, CLIENT_QUIT, isPlain, kConn, type StreamConn, type TaggedSocket,
+  CLIENT_FIN_DEFERRED, CLIENT_ONREAD, CLIENT_PAUSED, CLIENT_QUIT, kConn, type StreamConn, type TaggedSocket,
 } from './conn.js';
+import { isPlain } from './events.js';
 import type { Stage } from './stage.js';
 import { armIdleTimer, bothEnded } from './timer.js';
 

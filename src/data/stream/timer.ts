@@ -6,8 +6,9 @@
  */
 import { idleVerdict } from '../idle.js';
 import {
-  BACKEND_EOF, CLIENT_EOF, CONNECTED, DONE, dialFailed, isPlain, type StreamConn, type TaggedSocket,
+  BACKEND_EOF, CLIENT_EOF, CONNECTED, DONE, type StreamConn, type TaggedSocket,
 } from './conn.js';
+import { dialFailed, isPlain } from './events.js';
 
 /** Arms the idle timer when the pair starts forwarding (only if an idle timeout is set). */
 export function armIdleTimer(conn: StreamConn): void {
