@@ -11,7 +11,7 @@
  */
 import {
   BACKEND_DRAIN_HOOKED, BACKEND_EOF, BACKEND_FIN_DEFERRED, BACKEND_PAUSED, BACKEND_QUIT, CLIENT_DRAIN_HOOKED, CLIENT_EOF,
-  CLIENT_FIN_DEFERRED, CLIENT_ONREAD, CLIENT_PAUSED, CLIENT_QUIT, kConn, type StreamConn, type TaggedSocket,
+  CLIENT_CLOSED, CLIENT_FIN_DEFERRED, CLIENT_ONREAD, CLIENT_PAUSED, CLIENT_QUIT, kConn, type StreamConn, type TaggedSocket,
 } from './conn.js';
 import { isPlain } from './events.js';
 import type { Stage } from './stage.js';
@@ -131,7 +131,10 @@ function onClientEnd(this: TaggedSocket): void {
   }
   // Both directions have ended: the FINs still owed are sent by closing (./conn.ts, *_QUIT).
   closeWrite(conn, up, BACKEND_QUIT);
-  if ((f & CLIENT_FIN_DEFERRED) !== 0) closeWrite(conn, this, CLIENT_QUIT);
+  if ((f & CLIENT_FIN_DEFERRED) !== 0) {
+    conn.flags &= ~CLIENT_FIN_DEFERRED;
+    closeWrite(conn, this, CLIENT_QUIT);
+  }
   bothEnded(conn);
 }
 
@@ -143,13 +146,22 @@ function onBackendEnd(this: TaggedSocket): void {
   const client = conn.client;
   const f = conn.flags;
   if ((f & CLIENT_EOF) === 0) {
-    if (endPending(client)) conn.flags |= CLIENT_FIN_DEFERRED;
-    else client.end();
+    // The FIN towards the client waits for the end of this poll phase: when the client's own FIN
+    // was read in the same poll (a client that closes after its answer), both go out by close().
+    conn.flags |= CLIENT_FIN_DEFERRED;
+    if (!endPending(client)) setImmediate(clientFin, conn);
     return;
   }
   closeWrite(conn, client, CLIENT_QUIT);
   if ((f & BACKEND_FIN_DEFERRED) !== 0) closeWrite(conn, this, BACKEND_QUIT);
   bothEnded(conn);
+}
+
+/** The deferred FIN towards the client, when its own 'end' did not arrive in the same poll. */
+function clientFin(conn: StreamConn): void {
+  if ((conn.flags & CLIENT_FIN_DEFERRED) === 0 || (conn.flags & CLIENT_CLOSED) !== 0 || conn.client.destroyed) return;
+  conn.flags &= ~CLIENT_FIN_DEFERRED;
+  conn.client.end();
 }
 
 interface ReadState {
