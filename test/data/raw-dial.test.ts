@@ -1,7 +1,7 @@
 /**
- * The raw backend dial (src/data/stream/raw-socket.ts): on the Node versions we support, plain
- * backends given as IP literals are dialed without a net.Socket — this test FAILS if the dialer
- * silently falls back to net.connect. Both paths must move bytes exactly with slow readers, and a
+ * Raw sockets (src/data/stream/raw-socket.ts): on the Node versions we support, accepted clients
+ * of plain pipelines and backends given as IP literals get no net.Socket — this test FAILS if the
+ * listener or the dialer silently falls back to net.Socket. Both paths must move bytes exactly with slow readers, and a
  * failed connect reads as net.Socket's does.
  */
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import net, { type Socket } from 'node:net';
 import { test } from 'node:test';
 import type { StreamConn } from '../../src/data/stream/conn.js';
-import { RawSocket, rawDialUnavailable } from '../../src/data/stream/raw-socket.js';
+import { RawSocket, rawSocketsUnavailable } from '../../src/data/stream/raw-socket.js';
 import { backendSpec } from '../../src/core/backend.js';
 import { Handles, closedPort, connectClient, startBackend, startProxy, waitFor } from '../integration/tcp-helpers.js';
 
@@ -60,13 +60,14 @@ async function transfer(h: Handles, host: string): Promise<StreamConn | undefine
   return seen;
 }
 
-test(`raw backend dial is taken on Node ${process.version}, and moves bytes exactly with slow readers`, { timeout: 60_000 }, async () => {
-  assert.equal(rawDialUnavailable(), null, 'the internal bindings are missing: backends fall back to net.connect');
+test(`raw sockets (accepted client, dialed backend) are used on Node ${process.version}, and moves bytes exactly with slow readers`, { timeout: 60_000 }, async () => {
+  assert.equal(rawSocketsUnavailable(), null, 'the internal bindings are missing: backends fall back to net.connect');
   const h = new Handles();
   try {
     const conn = await transfer(h, '127.0.0.1');
     assert.ok(conn !== undefined);
     assert.ok(conn.upstream instanceof RawSocket, 'the backend socket is a RawSocket');
+    assert.ok(conn.client instanceof RawSocket, 'the accepted client socket is a RawSocket');
   } finally {
     await h.closeAll();
   }
@@ -84,7 +85,7 @@ test('a backend given by host name is dialed through net.connect (DNS), same byt
 });
 
 test('RawSocket: a refused connect emits net.Socket\'s error text, then close', { timeout: 10_000 }, async () => {
-  assert.equal(rawDialUnavailable(), null);
+  assert.equal(rawSocketsUnavailable(), null);
   const port = await closedPort();
   const s = RawSocket.connect('127.0.0.1', port, { buffer: Buffer.alloc(64), callback: () => true }, 15);
   const events: string[] = [];

@@ -6,7 +6,7 @@
 import net, { type OnReadOpts, type Socket } from 'node:net';
 import type { SnapshotBackend } from '../../core/snapshot.js';
 import type { StreamConn } from './conn.js';
-import { RawSocket, rawDialUnavailable } from './raw-socket.js';
+import { RawSocket, rawSocketsUnavailable } from './raw-socket.js';
 
 export interface Dialer {
   /** The event the socket emits once bytes may flow ('connect'; 'secureConnect' for TLS). */
@@ -46,7 +46,7 @@ let fallbackLogged = false;
 export const plainDialer: Dialer = {
   readyEvent: 'connect',
   dial(b: SnapshotBackend, onread: OnReadOpts, conn: StreamConn): Socket {
-    const why = rawDialUnavailable();
+    const why = rawSocketsUnavailable();
     if (why === null) {
       const port = b.dialPort;
       if (port > 0 && port < 65536 && net.isIP(b.dialHost) !== 0) {
@@ -54,7 +54,7 @@ export const plainDialer: Dialer = {
       }
     } else if (!fallbackLogged) {
       fallbackLogged = true;
-      conn.rt.log.info(`raw backend dial not used (${why}): backends are dialed through net.connect`);
+      conn.rt.log.info(`raw sockets not used (${why}): net.Socket for clients and backends`);
     }
     return connectBackend(b, onread);
   },

@@ -1,17 +1,19 @@
 /**
- * A backend connection on Node's TCP handle without a `net.Socket` around it: the plain dialer's
- * fast path (issue 8 item 4). A `net.Socket` is two stream state machines, an async id, option
- * normalisation and a connect/end/finish/close event chain; per proxied connection that is
- * several microseconds of JavaScript the forwarding loop does not use. This class keeps exactly
- * what the stream stages use of a socket — `write` (no copy, `false` past the high-water mark),
- * `writableLength`, `end` (half-close), `destroy`, `pause`/`resume`, reads through `onread` into
- * the connection's buffers, and the 'connect', 'end', 'drain', 'error' and 'close' events with
- * net.Socket's order and error texts (`connect ECONNREFUSED 127.0.0.1:9`).
+ * A connection's sockets on Node's TCP handle without a `net.Socket` around them (issue 8 item
+ * 4): the accepted client of a plain pipeline (../listeners/tcp.ts, after the fast accept path)
+ * and the plain dialer's backend (./dialer.ts). A `net.Socket` is two stream state machines, an
+ * async id, option normalisation and a connect/end/finish/close event chain; per proxied
+ * connection that is several microseconds of JavaScript the forwarding loop does not use. This
+ * class keeps exactly what the stream stages use of a socket — `write` (no copy, `false` past
+ * the high-water mark), `writableLength`, `end` (half-close), `destroy`, `pause`/`resume`, reads
+ * through `onread` into the connection's buffers, the addresses, and the 'connect', 'end',
+ * 'drain', 'error' and 'close' events with net.Socket's order and error texts
+ * (`connect ECONNREFUSED 127.0.0.1:9`).
  *
  * It needs internal bindings (`process.binding('tcp_wrap' | 'stream_wrap')`, Node 20 and 24):
- * `rawDialUnavailable()` checks their shape once; without them, for host names (DNS) or with
- * TSBETWEEN_RAW_DIAL=0 the dialer uses net.connect (./dialer.ts) and says so once in the log.
- * test/data/raw-dial.test.ts fails if this path silently stops being taken.
+ * `rawSocketsUnavailable()` checks their shape once; without them, or with
+ * TSBETWEEN_RAW_SOCKETS=0, net.Socket is used (logged once); backends given by host name always
+ * use net.connect (DNS). test/data/raw-dial.test.ts fails if this path silently stops being taken.
  */
 import { EventEmitter } from 'node:events';
 import { isIPv6, type OnReadOpts } from 'node:net';
@@ -32,9 +34,15 @@ interface TcpHandle {
   close(cb: (this: TcpHandle) => void): void;
   setNoDelay(on: boolean): number;
   setKeepAlive(on: boolean, delaySeconds: number): number;
+  getpeername(out: Partial<AddressOut>): number;
+  getsockname(out: Partial<AddressOut>): number;
   /** Native accessor: a function only (anything else aborts the process). */
   onread: (this: TcpHandle) => Uint8Array | undefined;
   owner: RawSocket | undefined;
+}
+interface AddressOut {
+  address: string;
+  port: number;
 }
 interface Bindings {
   TCP: new (type: number) => TcpHandle;
@@ -55,8 +63,8 @@ let bindings: Bindings | null | undefined;
 let why = '';
 
 function load(): Bindings | null {
-  if (process.env['TSBETWEEN_RAW_DIAL'] === '0') {
-    why = 'disabled by TSBETWEEN_RAW_DIAL=0';
+  if (process.env['TSBETWEEN_RAW_SOCKETS'] === '0') {
+    why = 'disabled by TSBETWEEN_RAW_SOCKETS=0';
     return null;
   }
   try {
@@ -93,7 +101,7 @@ function load(): Bindings | null {
 }
 
 /** Why backends are dialed through net.connect on this Node, or null when the raw path works. */
-export function rawDialUnavailable(): string | null {
+export function rawSocketsUnavailable(): string | null {
   if (bindings === undefined) bindings = load();
   return bindings === null ? why : null;
 }
@@ -154,6 +162,8 @@ export class RawSocket extends EventEmitter {
   private state = 0;
   private buf: Uint8Array;
   private err: Error | undefined = undefined;
+  private peer: Partial<AddressOut> | undefined = undefined;
+  private local: Partial<AddressOut> | undefined = undefined;
 
   private constructor(
     h: TcpHandle,
@@ -180,6 +190,48 @@ export class RawSocket extends EventEmitter {
     const err = isIPv6(host) ? h.connect6(req, host, port) : h.connect(req, host, port);
     if (err !== 0) process.nextTick(() => s.destroy(errnoError(err, 'connect', host, port)));
     return s;
+  }
+
+  /**
+   * Wraps an accepted TCP handle (the listener's fast path, ../listeners/fast-accept.ts): paused
+   * until `resume()`; socket options are inherited from the listener.
+   */
+  static accepted(handle: unknown, onread: OnReadOpts): RawSocket {
+    const h = handle as TcpHandle;
+    const s = new RawSocket(h, onread);
+    s.state = S_CONNECTED | S_PAUSED;
+    h.useUserBuffer(s.buf);
+    h.onread = onRead;
+    return s;
+  }
+
+  /** The peer's address as net.Socket reports it (undefined once it cannot be read). */
+  get remoteAddress(): string | undefined {
+    return this.name(true)?.address;
+  }
+
+  get remotePort(): number | undefined {
+    return this.name(true)?.port;
+  }
+
+  get localAddress(): string | undefined {
+    return this.name(false)?.address;
+  }
+
+  get localPort(): number | undefined {
+    return this.name(false)?.port;
+  }
+
+  private name(peer: boolean): Partial<AddressOut> | undefined {
+    let out = peer ? this.peer : this.local;
+    if (out === undefined) {
+      if (this.destroyed) return undefined;
+      out = {};
+      if ((peer ? this.h.getpeername(out) : this.h.getsockname(out)) !== 0) return undefined;
+      if (peer) this.peer = out;
+      else this.local = out;
+    }
+    return out;
   }
 
   /** @internal the connect completed: socket options as Node sets them, then reading starts. */
