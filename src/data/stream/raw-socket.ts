@@ -1,158 +1,28 @@
 /**
- * A connection's sockets on Node's TCP handle without a `net.Socket` around them (issue 8 item
- * 4): the accepted client of a plain pipeline (../listeners/tcp.ts, after the fast accept path)
- * and the plain dialer's backend (./dialer.ts). A `net.Socket` is two stream state machines, an
- * async id, option normalisation and a connect/end/finish/close event chain; per proxied
- * connection that is several microseconds of JavaScript the forwarding loop does not use. This
- * class keeps exactly what the stream stages use of a socket — `write` (no copy, `false` past
- * the high-water mark), `writableLength`, `end` (half-close), `destroy`, `pause`/`resume`, reads
- * through `onread` into the connection's buffers, the addresses, and the 'connect', 'end',
- * 'drain', 'error' and 'close' events with net.Socket's order and error texts
- * (`connect ECONNREFUSED 127.0.0.1:9`).
- *
- * It needs internal bindings (`process.binding('tcp_wrap' | 'stream_wrap')`, Node 20 and 24):
- * `rawSocketsUnavailable()` checks their shape once; without them, or with
- * TSBETWEEN_RAW_SOCKETS=0, net.Socket is used (logged once); backends given by host name always
- * use net.connect (DNS). test/data/raw-dial.test.ts fails if this path silently stops being taken.
+ * A connection's sockets on Node's TCP handle without a `net.Socket` (issue 8 item 4): the
+ * accepted client of a plain pipeline (../listeners/tcp.ts) and the plain dialer's backend
+ * (./dialer.ts). A `net.Socket` is two stream state machines, an async id and an event chain per
+ * connection: microseconds of JavaScript the forwarding loop does not use. This keeps what the
+ * stages use — `write` (no copy; false past the high-water mark), `writableLength`, `end`
+ * (half-close), `destroy`, `pause`/`resume`, `onread` reads into the connection's buffers, the
+ * addresses, and 'connect'/'end'/'drain'/'error'/'close' in net.Socket's order with its error
+ * texts. Bindings, their feature check (TSBETWEEN_RAW_SOCKETS=0 turns this off) and the libuv
+ * callbacks: ./raw-handle.ts. test/data/raw-dial.test.ts fails if this path is silently not taken.
  */
 import { EventEmitter } from 'node:events';
 import { isIPv6, type OnReadOpts } from 'node:net';
-import { getSystemErrorName } from 'node:util';
+import {
+  afterConnect, afterShutdown, afterWrite, emitEnd, errnoError, handleName, onClose, onRead, rawBindings, UV_EOF,
+  S_CONNECTED, S_EOF, S_ENDING, S_NEED_DRAIN, S_PAUSED, S_READING,
+  type AddressOut, type RawOwner, type TcpHandle,
+} from './raw-handle.js';
 
-interface ReqBase {
-  oncomplete: (...args: never[]) => void;
-  [k: string]: unknown;
-}
-interface TcpHandle {
-  connect(req: ReqBase, host: string, port: number): number;
-  connect6(req: ReqBase, host: string, port: number): number;
-  readStart(): number;
-  readStop(): number;
-  useUserBuffer(b: Uint8Array): void;
-  writeBuffer(req: ReqBase, b: Uint8Array): number;
-  shutdown(req: ReqBase): number;
-  close(cb: (this: TcpHandle) => void): void;
-  setNoDelay(on: boolean): number;
-  setKeepAlive(on: boolean, delaySeconds: number): number;
-  getpeername(out: Partial<AddressOut>): number;
-  getsockname(out: Partial<AddressOut>): number;
-  /** Native accessor: a function only (anything else aborts the process). */
-  onread: (this: TcpHandle) => Uint8Array | undefined;
-  owner: RawSocket | undefined;
-}
-interface AddressOut {
-  address: string;
-  port: number;
-}
-interface Bindings {
-  TCP: new (type: number) => TcpHandle;
-  TCPConnectWrap: new () => ReqBase;
-  WriteWrap: new () => ReqBase;
-  ShutdownWrap: new () => ReqBase;
-  socketType: number;
-  state: Int32Array;
-  kReadBytesOrError: number;
-  kLastWriteWasAsync: number;
-}
+export { rawSocketsUnavailable } from './raw-handle.js';
 
-const UV_EOF = -4095;
 /** Past this many queued bytes `write()` returns false (Node 22+'s default high-water mark). */
 const HIGH_WATER = 64 * 1024;
 
-let bindings: Bindings | null | undefined;
-let why = '';
-
-function load(): Bindings | null {
-  if (process.env['TSBETWEEN_RAW_SOCKETS'] === '0') {
-    why = 'disabled by TSBETWEEN_RAW_SOCKETS=0';
-    return null;
-  }
-  try {
-    const p = process as unknown as { binding(name: string): Record<string, unknown> };
-    const tcp = p.binding('tcp_wrap');
-    const stream = p.binding('stream_wrap');
-    const TCP = tcp['TCP'] as Bindings['TCP'] | undefined;
-    const constants = tcp['constants'] as { SOCKET?: unknown } | undefined;
-    const state = stream['streamBaseState'];
-    const proto = TCP?.prototype as Partial<TcpHandle> | undefined;
-    if (typeof TCP !== 'function' || typeof tcp['TCPConnectWrap'] !== 'function'
-      || typeof stream['WriteWrap'] !== 'function' || typeof stream['ShutdownWrap'] !== 'function'
-      || !(state instanceof Int32Array) || typeof stream['kReadBytesOrError'] !== 'number'
-      || typeof stream['kLastWriteWasAsync'] !== 'number' || typeof constants?.SOCKET !== 'number'
-      || typeof proto?.writeBuffer !== 'function' || typeof proto.useUserBuffer !== 'function'
-      || typeof proto.connect !== 'function' || typeof proto.shutdown !== 'function') {
-      why = 'the internal tcp_wrap/stream_wrap bindings changed shape';
-      return null;
-    }
-    return {
-      TCP,
-      TCPConnectWrap: tcp['TCPConnectWrap'] as Bindings['TCPConnectWrap'],
-      WriteWrap: stream['WriteWrap'] as Bindings['WriteWrap'],
-      ShutdownWrap: stream['ShutdownWrap'] as Bindings['ShutdownWrap'],
-      socketType: constants.SOCKET,
-      state,
-      kReadBytesOrError: stream['kReadBytesOrError'],
-      kLastWriteWasAsync: stream['kLastWriteWasAsync'],
-    };
-  } catch (err) {
-    why = `no internal bindings (${err instanceof Error ? err.message : String(err)})`;
-    return null;
-  }
-}
-
-/** Why backends are dialed through net.connect on this Node, or null when the raw path works. */
-export function rawSocketsUnavailable(): string | null {
-  if (bindings === undefined) bindings = load();
-  return bindings === null ? why : null;
-}
-
-function errnoError(status: number, syscall: string, address?: string, port?: number): Error {
-  const code = getSystemErrorName(status);
-  const where = address !== undefined ? ` ${address}:${port ?? 0}` : '';
-  return Object.assign(new Error(`${syscall} ${code}${where}`), { errno: status, code, syscall, address, port });
-}
-
-// ---- libuv callbacks (module-level: no closures per connection) --------------------------------
-
-function afterConnect(this: ReqBase, status: number): void {
-  const s = this['socket'] as RawSocket;
-  if (s.destroyed) return;
-  if (status !== 0) {
-    s.destroy(errnoError(status, 'connect', this['address'] as string, this['port'] as number));
-    return;
-  }
-  s.connected(this['keepAliveSeconds'] as number);
-}
-
-function onRead(this: TcpHandle): Uint8Array | undefined {
-  const s = this.owner as RawSocket;
-  const b = bindings as Bindings;
-  const n = b.state[b.kReadBytesOrError] as number;
-  if (n > 0) return s.delivered(n);
-  if (n === 0) return undefined;
-  s.readFailed(n);
-  return undefined;
-}
-
-function afterWrite(this: ReqBase, status: number): void {
-  (this['socket'] as RawSocket).written(this['bytes'] as number, status);
-}
-
-function afterShutdown(this: ReqBase, status: number): void {
-  (this['socket'] as RawSocket).shutDown(status);
-}
-
-function onClose(this: TcpHandle): void {
-  const s = this.owner as RawSocket;
-  this.owner = undefined;
-  s.closed();
-}
-
-function emitEnd(s: RawSocket): void {
-  s.endRead();
-}
-
-export class RawSocket extends EventEmitter {
+export class RawSocket extends EventEmitter implements RawOwner {
   destroyed = false;
   readableEnded = false;
   writableFinished = false;
@@ -178,7 +48,7 @@ export class RawSocket extends EventEmitter {
 
   /** Starts connecting to an IP literal (the caller checked `isIP`). */
   static connect(host: string, port: number, onread: OnReadOpts, keepAliveSeconds: number): RawSocket {
-    const b = bindings as Bindings;
+    const b = rawBindings();
     const h = new b.TCP(b.socketType);
     const s = new RawSocket(h, onread);
     const req = new b.TCPConnectWrap();
@@ -223,16 +93,14 @@ export class RawSocket extends EventEmitter {
   }
 
   private name(peer: boolean): Partial<AddressOut> | undefined {
-    let out = peer ? this.peer : this.local;
-    if (out === undefined) {
-      if (this.destroyed) return undefined;
-      out = {};
-      if ((peer ? this.h.getpeername(out) : this.h.getsockname(out)) !== 0) return undefined;
-      if (peer) this.peer = out;
-      else this.local = out;
-    }
+    const known = peer ? this.peer : this.local;
+    if (known !== undefined || this.destroyed) return known;
+    const out = handleName(this.h, peer);
+    if (peer) this.peer = out;
+    else this.local = out;
     return out;
   }
+
 
   /** @internal the connect completed: socket options as Node sets them, then reading starts. */
   connected(keepAliveSeconds: number): void {
@@ -281,7 +149,7 @@ export class RawSocket extends EventEmitter {
 
   write(data: Uint8Array): boolean {
     if (this.destroyed || (this.state & S_ENDING) !== 0) return false;
-    const b = bindings as Bindings;
+    const b = rawBindings();
     const req = new b.WriteWrap();
     req.oncomplete = afterWrite;
     req['handle'] = this.h;
@@ -326,7 +194,7 @@ export class RawSocket extends EventEmitter {
   }
 
   private shutdownNow(): void {
-    const b = bindings as Bindings;
+    const b = rawBindings();
     const req = new b.ShutdownWrap();
     req.oncomplete = afterShutdown;
     req['handle'] = this.h;
@@ -388,10 +256,3 @@ export class RawSocket extends EventEmitter {
     return this;
   }
 }
-
-const S_CONNECTED = 1;
-const S_READING = 2;
-const S_PAUSED = 4;
-const S_EOF = 8;
-const S_ENDING = 16;
-const S_NEED_DRAIN = 32;
