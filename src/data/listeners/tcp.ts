@@ -12,6 +12,7 @@ import { StreamConn } from '../stream/conn.js';
 import { KEEPALIVE_MS } from '../stream/dialer.js';
 import { onClientRead } from '../stream/forward.js';
 import { buildPipeline } from '../stream/pipeline.js';
+import { RawSocket, rawSocketsUnavailable } from '../stream/raw-socket.js';
 import { advance, type Stage } from '../stream/stage.js';
 import { fastAcceptUnavailable, installFastAccept, socketForHandle, type AcceptedHandle } from './fast-accept.js';
 import type { ListenerKind, OpenListener } from './types.js';
@@ -37,7 +38,10 @@ export function acceptHandle(rt: ServerRuntime, stages: readonly Stage[], handle
     return;
   }
   const conn = new StreamConn(rt, stages);
-  conn.attach(socketForHandle(handle, { buffer: conn.clientBuffer, callback: onClientRead }), true);
+  const onread = { buffer: conn.clientBuffer, callback: onClientRead };
+  // Without a net.Socket when the internal bindings are there (../stream/raw-socket.ts).
+  const client = rawSocketsUnavailable() === null ? RawSocket.accepted(handle, onread) as unknown as Socket : socketForHandle(handle, onread);
+  conn.attach(client, true);
   advance(conn);
 }
 

@@ -3,7 +3,8 @@
  * client is closed at once (warning, rate-limited; no counter). Admitted connections are tracked
  * (drain/close reach them) and watched for client errors and close from here on.
  */
-import { onClientClose, onClientError, type StreamConn } from './conn.js';
+import type { StreamConn } from './conn.js';
+import { onClientClose, onClientError } from './events.js';
 import { takeAdmission } from './lease.js';
 import type { Stage } from './stage.js';
 

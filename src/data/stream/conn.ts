@@ -4,14 +4,14 @@
  * D2), and `finish()` — the only caller of the lease release — runs exactly once, when both
  * sockets are closed (or at once when a stage fails before any backend socket exists).
  *
- * One small object per connection; the socket event handlers are module-level functions that
- * find their connection through a symbol on the socket (no per-connection closures).
+ * One small object per connection; the socket event handlers (./events.ts, ./forward.ts, ./dial.ts)
+ * are module-level functions that find their connection through a symbol on the socket (no
+ * per-connection closures).
  */
 import type { Socket } from 'node:net';
 import type { PickContext } from '../../balance/types.js';
 import type { SnapshotBackend } from '../../core/snapshot.js';
 import type { ServerRuntime } from '../runtime.js';
-import { errorMessage } from '../../core/errors.js';
 import { releaseLease, type LeaseHolder } from './lease.js';
 import { nextBuffer, returnBuffer, takeSmall } from './buffers.js';
 import type { AccessEnd, AccessLog } from '../access-log.js';
@@ -38,6 +38,15 @@ export const BACKEND_PAUSED = 2048;
 /** A 'drain' handler is on the client / backend socket (added at the first pause). */
 export const CLIENT_DRAIN_HOOKED = 4096;
 export const BACKEND_DRAIN_HOOKED = 8192;
+/**
+ * Closed by us once its data was handed to the kernel and both directions had ended (see
+ * `closeWrite` in ./forward.ts): a clean close, not an error (the peer still gets every byte and FIN).
+ */
+export const CLIENT_QUIT = 16384;
+export const BACKEND_QUIT = 32768;
+/** The FIN towards the client / backend waits for that socket's own imminent 'end' (./forward.ts). */
+export const CLIENT_FIN_DEFERRED = 65536;
+export const BACKEND_FIN_DEFERRED = 131072;
 
 /** Client addresses taken from an upstream's PROXY header. */
 export interface ProxiedAddresses {
@@ -221,8 +230,6 @@ export class StreamConn implements PickContext, LeaseHolder {
   }
 }
 
-// ---- handlers for every phase (`this` is the emitting socket) ---------------------------------
-
 /** The access log line of a finished connection (only called when the log is on). */
 function recordAccess(conn: StreamConn, log: AccessLog): void {
   const b = conn.backend;
@@ -237,63 +244,4 @@ function recordAccess(conn: StreamConn, log: AccessLog): void {
     end: conn.end !== '' ? conn.end : conn.rt.closing ? 'shutdown' : 'error',
     retries: conn.retries,
   });
-}
-
-export function onClientError(this: TaggedSocket, err: Error): void {
-  const conn = this[kConn];
-  if (conn.end === '') conn.end = 'error';
-  const log = conn.rt.log;
-  if (log.isLevelEnabled('debug')) log.debug(`client ${conn.clientIp}:${conn.clientPort}: ${err.message}`);
-  conn.upstream?.destroy();
-}
-
-/** A socket that closes after both of its directions completed normally. */
-function closedCleanly(s: Socket): boolean {
-  return s.readableEnded && s.writableFinished;
-}
-
-export function onClientClose(this: TaggedSocket): void {
-  const conn = this[kConn];
-  if ((conn.flags & DONE) !== 0) return;
-  conn.flags |= CLIENT_CLOSED;
-  if (conn.end === '') conn.end = conn.rt.closing ? 'shutdown' : 'client_close';
-  const up = conn.upstream;
-  if (up === null) {
-    // Closed before any dial (e.g. while an async stage waited): nothing else to wait for.
-    conn.flags |= BACKEND_CLOSED;
-  } else if ((conn.flags & BACKEND_CLOSED) === 0 && !closedCleanly(this)) {
-    // A clean close means the backend already sent FIN and got ours: let it finish flushing.
-    up.destroy();
-  }
-  conn.maybeFinish();
-}
-
-export function onBackendClose(this: TaggedSocket): void {
-  const conn = this[kConn];
-  conn.flags |= BACKEND_CLOSED;
-  if (conn.end === '') conn.end = conn.rt.closing ? 'shutdown' : (conn.flags & CONNECTED) === 0 ? 'refused' : 'backend_close';
-  if ((conn.flags & CONNECTED) === 0) {
-    // Destroyed while dialing (timeout, server close) or failed without an error event.
-    if ((conn.flags & DIAL_FAILED) === 0 && (conn.flags & CLIENT_CLOSED) === 0) conn.client.destroy();
-  } else if ((conn.flags & CLIENT_CLOSED) === 0 && !closedCleanly(this)) {
-    conn.client.destroy();
-  }
-  conn.maybeFinish();
-}
-
-/** Dial error or connect timeout: refused++, both sockets destroyed, lease released on close. */
-export function dialFailed(conn: StreamConn, err: unknown): void {
-  if ((conn.flags & (DIAL_FAILED | CONNECTED)) !== 0) return;
-  const rt = conn.rt;
-  const b = conn.backend as SnapshotBackend;
-  rt.sink.refused(conn.slot);
-  rt.limitedLog(rt.dialLimiter, 'error', `Could not connect to backend ${b.host}:${b.port}: ${errorMessage(err)}`);
-  // backend_connection_retries (tsbetween-only): the dial stage may move the connection on.
-  const dial = conn.stages[conn.step - 1];
-  if (dial?.redial !== undefined && dial.redial(conn)) return;
-  conn.flags |= DIAL_FAILED;
-  if (conn.end === '') conn.end = 'refused';
-  conn.upstream?.destroy();
-  conn.client.destroy();
-  conn.maybeFinish();
 }

@@ -10,9 +10,9 @@
  */
 import type { SnapshotBackend } from '../../core/snapshot.js';
 import {
-  BACKEND_CLOSED, CLIENT_CLOSED, CONNECTED, FAILED, dialFailed, kConn, onBackendClose,
-  type StepLike, type StreamConn, type TaggedSocket,
+  BACKEND_CLOSED, CLIENT_CLOSED, CONNECTED, FAILED, kConn, type StepLike, type StreamConn, type TaggedSocket,
 } from './conn.js';
+import { dialFailed, onBackendClose } from './events.js';
 import { releaseBackend, takeBackend } from './lease.js';
 import type { Dialer } from './dialer.js';
 import { onBackendRead } from './forward.js';

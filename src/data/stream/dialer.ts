@@ -6,6 +6,7 @@
 import net, { type OnReadOpts, type Socket } from 'node:net';
 import type { SnapshotBackend } from '../../core/snapshot.js';
 import type { StreamConn } from './conn.js';
+import { RawSocket, rawSocketsUnavailable } from './raw-socket.js';
 
 export interface Dialer {
   /** The event the socket emits once bytes may flow ('connect'; 'secureConnect' for TLS). */
@@ -37,9 +38,25 @@ export function connectBackend(b: SnapshotBackend, onread?: OnReadOpts): Socket 
   });
 }
 
+let fallbackLogged = false;
+
+/**
+ * Plain TCP: IP-literal backends get a RawSocket (./raw-socket.ts: no net.Socket per connection)
+ * when the internal bindings are there; host names (DNS) and other Nodes get net.connect.
+ */
 export const plainDialer: Dialer = {
   readyEvent: 'connect',
-  dial(b: SnapshotBackend, onread: OnReadOpts): Socket {
+  dial(b: SnapshotBackend, onread: OnReadOpts, conn: StreamConn): Socket {
+    const why = rawSocketsUnavailable();
+    if (why === null) {
+      const port = b.dialPort;
+      if (port > 0 && port < 65536 && net.isIP(b.dialHost) !== 0) {
+        return RawSocket.connect(b.dialHost, port, onread, KEEPALIVE_MS / 1000) as unknown as Socket;
+      }
+    } else if (!fallbackLogged) {
+      fallbackLogged = true;
+      conn.rt.log.info(`raw sockets not used (${why}): net.Socket for clients and backends`);
+    }
     return connectBackend(b, onread);
   },
 };

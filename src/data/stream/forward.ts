@@ -10,9 +10,10 @@
  * for a drain; 'drain' resumes it. A write that completed at once costs no pause/resume.
  */
 import {
-  BACKEND_DRAIN_HOOKED, BACKEND_EOF, BACKEND_PAUSED, CLIENT_DRAIN_HOOKED, CLIENT_EOF, CLIENT_ONREAD, CLIENT_PAUSED, kConn,
-  type StreamConn, type TaggedSocket,
+  BACKEND_DRAIN_HOOKED, BACKEND_EOF, BACKEND_FIN_DEFERRED, BACKEND_PAUSED, BACKEND_QUIT, CLIENT_DRAIN_HOOKED, CLIENT_EOF,
+  CLIENT_CLOSED, CLIENT_FIN_DEFERRED, CLIENT_ONREAD, CLIENT_PAUSED, CLIENT_QUIT, kConn, type StreamConn, type TaggedSocket,
 } from './conn.js';
+import { isPlain } from './events.js';
 import type { Stage } from './stage.js';
 import { armIdleTimer, bothEnded } from './timer.js';
 
@@ -121,8 +122,20 @@ function onClientEnd(this: TaggedSocket): void {
   const conn = this[kConn];
   conn.flags |= CLIENT_EOF;
   if (conn.end === '') conn.end = 'client_close';
-  (conn.upstream as TaggedSocket).end();
-  if ((conn.flags & BACKEND_EOF) !== 0) bothEnded(conn);
+  const up = conn.upstream as TaggedSocket;
+  const f = conn.flags;
+  if ((f & BACKEND_EOF) === 0) {
+    if (endPending(up)) conn.flags |= BACKEND_FIN_DEFERRED;
+    else up.end();
+    return;
+  }
+  // Both directions have ended: the FINs still owed are sent by closing (./conn.ts, *_QUIT).
+  closeWrite(conn, up, BACKEND_QUIT);
+  if ((f & CLIENT_FIN_DEFERRED) !== 0) {
+    conn.flags &= ~CLIENT_FIN_DEFERRED;
+    closeWrite(conn, this, CLIENT_QUIT);
+  }
+  bothEnded(conn);
 }
 
 /** Backend FIN: propagate to the client. */
@@ -130,6 +143,53 @@ function onBackendEnd(this: TaggedSocket): void {
   const conn = this[kConn];
   conn.flags |= BACKEND_EOF;
   if (conn.end === '') conn.end = 'backend_close';
+  const client = conn.client;
+  const f = conn.flags;
+  if ((f & CLIENT_EOF) === 0) {
+    // The FIN towards the client waits for the end of this poll phase: when the client's own FIN
+    // was read in the same poll (a client that closes after its answer), both go out by close().
+    conn.flags |= CLIENT_FIN_DEFERRED;
+    if (!endPending(client)) setImmediate(clientFin, conn);
+    return;
+  }
+  closeWrite(conn, client, CLIENT_QUIT);
+  if ((f & BACKEND_FIN_DEFERRED) !== 0) closeWrite(conn, this, BACKEND_QUIT);
+  bothEnded(conn);
+}
+
+/** The deferred FIN towards the client, when its own 'end' did not arrive in the same poll. */
+function clientFin(conn: StreamConn): void {
+  if ((conn.flags & CLIENT_FIN_DEFERRED) === 0 || (conn.flags & CLIENT_CLOSED) !== 0 || conn.client.destroyed) return;
+  conn.flags &= ~CLIENT_FIN_DEFERRED;
   conn.client.end();
-  if ((conn.flags & CLIENT_EOF) !== 0) bothEnded(conn);
+}
+
+interface ReadState {
+  readonly _readableState?: { readonly ended?: boolean; readonly length?: number };
+}
+
+/**
+ * The socket has read its peer's FIN and its 'end' event is already scheduled (EOF read, nothing
+ * buffered): its own end handler runs next and finds both directions ended, so the FIN towards
+ * this socket's peer can wait for it and be sent by close() instead of shutdown() + close().
+ * Only plain sockets (a TLS socket sends close_notify on end()).
+ */
+function endPending(s: TaggedSocket): boolean {
+  if (!isPlain(s)) return false;
+  const st = (s as ReadState)._readableState;
+  return st !== undefined && st.ended === true && st.length === 0;
+}
+
+/**
+ * Sends the FIN owed to `s`'s peer once both directions ended. With nothing queued (every byte
+ * is in the kernel) and a plain socket, close() sends it after the data, saving Node's shutdown
+ * round (a syscall, a request callback and the stream 'finish' chain); otherwise end().
+ */
+export function closeWrite(conn: StreamConn, s: TaggedSocket, quit: number): void {
+  if (s.writableLength === 0 && isPlain(s)) {
+    conn.flags |= quit;
+    s.destroy();
+  } else {
+    s.end();
+  }
 }

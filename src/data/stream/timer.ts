@@ -6,8 +6,9 @@
  */
 import { idleVerdict } from '../idle.js';
 import {
-  BACKEND_EOF, CLIENT_EOF, CONNECTED, DONE, dialFailed, type StreamConn, type TaggedSocket,
+  BACKEND_EOF, CLIENT_EOF, CONNECTED, DONE, type StreamConn, type TaggedSocket,
 } from './conn.js';
+import { dialFailed, isPlain } from './events.js';
 
 /** Arms the idle timer when the pair starts forwarding (only if an idle timeout is set). */
 export function armIdleTimer(conn: StreamConn): void {
@@ -23,11 +24,19 @@ export function armIdleTimer(conn: StreamConn): void {
   }
 }
 
-/** Both sides sent FIN: the flush starts now, and a timer must watch it. */
+/**
+ * Both sides sent FIN: the flush starts now, and a timer must watch it — unless nothing is left
+ * queued on two plain sockets: their FINs are then local work (shutdown/close), done without the
+ * peers, so the pair closes by itself and no timer is armed (the common short connection).
+ */
 export function bothEnded(conn: StreamConn): void {
   if ((conn.flags & DONE) !== 0) return;
+  const client = conn.client;
+  const up = conn.upstream as TaggedSocket;
+  const pending = client.writableLength + up.writableLength;
+  if (pending === 0 && isPlain(client) && isPlain(up)) return;
   conn.lastFlush = Date.now();
-  conn.flushPending = conn.client.writableLength + (conn.upstream as TaggedSocket).writableLength;
+  conn.flushPending = pending;
   if (conn.timer === null) {
     conn.timer = setTimeout(onTimer, conn.rt.flushLinger, conn);
     conn.timer.unref();
