@@ -46,14 +46,15 @@ let fallbackLogged = false;
  */
 export const plainDialer: Dialer = {
   readyEvent: 'connect',
-  dial(b: SnapshotBackend, onread: OnReadOpts, conn: StreamConn): Socket {
+  dial(b: SnapshotBackend, onread: OnReadOpts, conn: StreamConn | null): Socket {
     const why = rawSocketsUnavailable();
     if (why === null) {
       const port = b.dialPort;
       if (port > 0 && port < 65536 && net.isIP(b.dialHost) !== 0) {
         return RawSocket.connect(b.dialHost, port, onread, KEEPALIVE_MS / 1000) as unknown as Socket;
       }
-    } else if (!fallbackLogged) {
+    } else if (!fallbackLogged && conn !== null) {
+      // Said once, by the first client dial (a pre-warmed dial has no connection to log through).
       fallbackLogged = true;
       conn.rt.log.info(`raw sockets not used (${why}): net.Socket for clients and backends`);
     }

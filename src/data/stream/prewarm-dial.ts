@@ -10,7 +10,8 @@
  * (a banner) are written to the client first, counted in rx like any backend read.
  */
 import type { SnapshotBackend } from '../../core/snapshot.js';
-import { CONNECTED, kConn, onBackendClose, type StepLike, type StreamConn, type TaggedSocket } from './conn.js';
+import { CONNECTED, kConn, type StepLike, type StreamConn, type TaggedSocket } from './conn.js';
+import { onBackendClose } from './events.js';
 import { prewarmOf } from './prewarm.js';
 import type { Warm } from './prewarm-socket.js';
 import type { Stage } from './stage.js';
