@@ -22,6 +22,8 @@
 //   BENCH_ALT_ENV         "NAME=value ..." extra environment for the alt process; alone, it runs
 //                         the same CLI as tsbetween with that environment
 //   BENCH_TIMEOUT         hard overall timeout in seconds (default: from the number of runs)
+//   BENCH_WARMUP=2        seconds of HTTP load (keep-alive, then new connections) each target gets
+//                         once, before the first round (JIT warm-up; 0: none)
 //   BENCH_WAIT_QUIET=0    wait up to this many seconds, before the load, for the box's background
 //                         CPU to fall to BENCH_QUIET_PCT (default 50; 100 = one core)
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -73,6 +75,7 @@ interface Settings {
   readonly altEnv: Readonly<Record<string, string>>;
   readonly hardTimeoutS: number | null;
   readonly waitQuietS: number;
+  readonly warmupS: number;
   readonly quietPct: number;
 }
 
@@ -120,6 +123,7 @@ function readSettings(): Settings {
       : process.env['BENCH_ALT_ENV'] ? cli : null,
     altEnv: altEnvFromEnv(),
     hardTimeoutS: process.env['BENCH_TIMEOUT'] ? intEnv('BENCH_TIMEOUT', 0, 5, 3600) : null,
+    warmupS: intEnv('BENCH_WARMUP', 2, 0, 10),
     waitQuietS: intEnv('BENCH_WAIT_QUIET', 0, 0, 1800), quietPct: intEnv('BENCH_QUIET_PCT', 50, 1, 400) };
 }
 
@@ -375,6 +379,18 @@ async function main(sup: Supervisor, tmp: string, settings: Settings): Promise<n
       notes.push(`the box was already ${background.toFixed(0)}% busy (of ${os.cpus().length * 100}%) before ` +
         'any load: other work shares these cores, so absolute figures are low and noisy; read the ratios.');
     }
+  }
+
+  // Warm-up: a running balancer is warm; Node's JIT is not in the first seconds of a fresh process.
+  const loadgen = tools.loadgen;
+  if (settings.warmupS > 0 && loadgen !== null && runnable.some((t) => t.kind === 'http')) {
+    for (const target of targets) {
+      for (const close of [false, true]) {
+        await loadgen.run(sup, { url: `http://127.0.0.1:${target.httpPort}/`, seconds: settings.warmupS,
+          connections: HTTP_CONNECTIONS, close }).catch(() => undefined);
+      }
+    }
+    log(`warm-up: ${settings.warmupS} s keep-alive + ${settings.warmupS} s new connections per target`);
   }
 
   // The matrix: for each round, for each test, each target in turn (drift hits all alike).
