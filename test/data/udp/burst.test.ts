@@ -27,7 +27,21 @@ interface Child {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts the child on free ports; tries again (up to 3 times) when a port was taken between the
+ * check and the child's bind (other test files run at the same time and bind UDP ports too).
+ */
 async function startChild(ulimit: number, udp: Record<string, unknown>, backendPort: number): Promise<Child> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await startChildOnce(ulimit, udp, backendPort);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startChildOnce(ulimit: number, udp: Record<string, unknown>, backendPort: number): Promise<Child> {
   const dir = mkdtempSync(join(tmpdir(), 'tsb-udp-burst-'));
   const udpPort = await freeUdpPort();
   const apiPort = await freePort();
@@ -70,7 +84,10 @@ async function startChild(ulimit: number, udp: Record<string, unknown>, backendP
   // Started once the REST API reports the server.
   const end = Date.now() + 30_000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`tsbetween exited: ${out}`);
+    if (proc.exitCode !== null) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`tsbetween exited: ${out}`);
+    }
     const ok = await fetch(`http://127.0.0.1:${apiPort}/servers/u/stats`).then((r) => r.ok, () => false);
     if (ok) return child;
     if (Date.now() > end) {
