@@ -66,6 +66,17 @@ async function untilAllSwapped(h: Handles, port: number, to: { open: () => numbe
   return fresh;
 }
 
+
+/** `n` connections held open through `port`, once both workers hold some of them (version 1). */
+async function holdOnBothWorkers(h: Handles, port: number, dp: { connectionsPerWorker(): number[] }, n: number): Promise<Awaited<ReturnType<typeof holdMany>>> {
+  const held = await holdMany(h, port, n);
+  await waitFor(() => {
+    const per = dp.connectionsPerWorker();
+    return per.every((c) => c > 0) && per.reduce((x, y) => x + y, 0) === n;
+  }, 10_000, () => `both workers to hold version 1 connections (${dp.connectionsPerWorker().join('/')})`);
+  return held;
+}
+
 test('2 workers: a worker killed after a hot reload leaves the new version\'s counts exact (never negative, back to 0)',
   { skip: noThreads ?? false, timeout: 90_000 }, async () => {
     const h = new Handles();
@@ -76,11 +87,7 @@ test('2 workers: a worker killed after a hot reload leaves the new version\'s co
       const w = await startWorkersApp(h, 2, current, () => current);
       const dp = w.threaded!;
       // Version 1: connections held open in both workers.
-      const old = await holdMany(h, w.port, 40);
-      await waitFor(() => {
-        const per = dp.connectionsPerWorker();
-        return per.every((n) => n > 0) && per.reduce((x, y) => x + y, 0) === 40;
-      }, 10_000, () => `both workers to hold version 1 connections (${dp.connectionsPerWorker().join('/')})`);
+      const old = await holdOnBothWorkers(h, w.port, dp, 40);
 
       // Version 2: another backend and balancer.
       current = section(b.port, 'leastconn');
@@ -132,11 +139,7 @@ for (const when of ['as the reload begins', 'while the threads swap'] as const) 
         let current = section(a.port, 'roundrobin');
         const w = await startWorkersApp(h, 2, current, () => current);
         const dp = w.threaded!;
-        const old = await holdMany(h, w.port, 40);
-        await waitFor(() => {
-          const per = dp.connectionsPerWorker();
-          return per.every((n) => n > 0) && per.reduce((x, y) => x + y, 0) === 40;
-        }, 10_000, () => `both workers to hold version 1 connections (${dp.connectionsPerWorker().join('/')})`);
+        const old = await holdOnBothWorkers(h, w.port, dp, 40);
 
         // Version 2 allows 20 connections to its backend. Clients keep coming while the reload
         // runs, and worker 1 dies in the middle of it.
