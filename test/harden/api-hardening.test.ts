@@ -28,6 +28,8 @@ function apiWire(over: Partial<ApiWire> = {}): ApiWire {
 function closedWithin(socket: net.Socket, ms: number): Promise<void> {
   return new Promise((resolve, reject) => {
     if (socket.destroyed) { resolve(); return; }
+    // Flowing, so that the server's FIN is read and 'close' follows even on a socket nobody reads.
+    socket.resume();
     const t = setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms);
     socket.once('close', () => { clearTimeout(t); resolve(); });
   });
