@@ -28,7 +28,9 @@ function apiWire(over: Partial<ApiWire> = {}): ApiWire {
 function closedWithin(socket: net.Socket, ms: number): Promise<void> {
   return new Promise((resolve, reject) => {
     if (socket.destroyed) { resolve(); return; }
-    // Flowing, so that the server's FIN is read and 'close' follows even on a socket nobody reads.
+    // Flowing: when the headers timeout wins the race with the idle timeout, the server answers
+    // 408 before closing, and a paused socket holding those unread bytes never emits 'end' (nor
+    // 'close'). About 1 % of runs before; 0 of 450 after.
     socket.resume();
     const t = setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms);
     socket.once('close', () => { clearTimeout(t); resolve(); });
