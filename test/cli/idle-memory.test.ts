@@ -11,12 +11,10 @@
  * for at most 10 s; the lowest sample is reported.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { ROOT, freePort, tempDir } from '../helpers/cli.js';
+import { ROOT, freePort, startUntil, tempDir } from '../helpers/cli.js';
 import { reusePortSupported } from '../../src/workers/reuse-port.js';
 
 const DIST_CLI = join(ROOT, 'dist', 'src', 'cli.js');
@@ -56,27 +54,18 @@ async function exampleConfig(apiOff: boolean): Promise<string> {
 async function idleRss(config: string, workers: number, ready: RegExp, boundMb: number): Promise<number> {
   const dir = tempDir('tsb-idle-');
   const cfg = dir.write('tsb.toml', config);
-  const child = spawn(process.execPath, [DIST_CLI, '-c', cfg], {
-    cwd: ROOT,
-    env: { ...process.env, GOBETWEEN: '', TSBETWEEN_WORKERS: String(workers) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  const exited = once(child, 'exit');
+  const started = await startUntil([DIST_CLI, '-c', cfg], { GOBETWEEN: '', TSBETWEEN_WORKERS: String(workers) }, ready)
+    .catch((err: unknown) => {
+      dir.remove();
+      throw err;
+    });
+  const { child } = started;
   try {
-    let deadline = Date.now() + 30_000;
-    while (!ready.test(out)) {
-      assert.ok(child.exitCode === null, `exited before start-up ended: ${out}`);
-      assert.ok(Date.now() < deadline, `start-up did not end: ${out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
     const settled = Date.now() + 2000;
-    deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 10_000;
     let lowest = Infinity;
     for (;;) {
-      assert.ok(child.exitCode === null, `exited: ${out}`);
+      assert.ok(child.exitCode === null, `exited: ${started.output()}`);
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       const kb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1]);
       assert.ok(kb > 0, `no VmRSS in /proc/${child.pid}/status`);
@@ -85,10 +74,7 @@ async function idleRss(config: string, workers: number, ready: RegExp, boundMb: 
       await new Promise((r) => setTimeout(r, 250));
     }
   } finally {
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+    await started.stop();
     dir.remove();
   }
 }

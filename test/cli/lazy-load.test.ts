@@ -8,13 +8,11 @@
  * used (so the first check can fail).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
-import { CLI, ROOT, freePort, tempDir } from '../helpers/cli.js';
+import { CLI, ROOT, freePort, startUntil, tempDir } from '../helpers/cli.js';
 
 const REGISTER = join(ROOT, 'test', 'fixtures', 'module-trace', 'register.mjs');
 const SRC = pathToFileURL(join(ROOT, 'src')).href + '/';
@@ -29,24 +27,9 @@ async function traceStartup(config: string, ready: RegExp): Promise<Resolution[]
   const dir = tempDir('tsb-lazy-');
   const cfg = dir.write('tsb.toml', config);
   const trace = dir.write('trace.txt', '');
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', REGISTER, CLI, '-c', cfg], {
-    cwd: ROOT,
-    env: { ...process.env, GOBETWEEN: '', TSB_MODULE_TRACE: trace },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  const exited = once(child, 'exit');
   try {
-    const deadline = Date.now() + 30_000;
-    while (!ready.test(out)) {
-      assert.ok(child.exitCode === null, `exited before start-up ended: ${out}`);
-      assert.ok(Date.now() < deadline, `start-up did not end: ${out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    child.kill('SIGTERM');
-    await exited;
+    const started = await startUntil(['--import', 'tsx', '--import', REGISTER, CLI, '-c', cfg], { GOBETWEEN: '', TSB_MODULE_TRACE: trace }, ready);
+    await started.stop();
     return readFileSync(trace, 'utf8')
       .split('\n')
       .filter((line) => line !== '')
@@ -56,7 +39,6 @@ async function traceStartup(config: string, ready: RegExp): Promise<Resolution[]
       })
       .filter((r) => r.parent.startsWith(SRC));
   } finally {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     dir.remove();
   }
 }

@@ -8,25 +8,12 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import { CLIENT_ONREAD, type StreamConn } from '../../src/data/stream/conn.js';
-import { Handles, connectClient, spec, startBackend, startProxy, waitFor } from '../integration/tcp-helpers.js';
+import { Handles, connectClient, slowReadAll, spec, startBackend, startProxy, waitFor } from '../integration/tcp-helpers.js';
 
 const sha = (b: Buffer): string => createHash('sha1').update(b).digest('hex');
 
-/** Reads everything until FIN, slowly: pauses 5 ms after every chunk. */
-function slowReadAll(s: Socket): Promise<Buffer> {
-  return new Promise<Buffer>((resolve) => {
-    const parts: Buffer[] = [];
-    s.on('data', (d: Buffer) => {
-      parts.push(d);
-      s.pause();
-      setTimeout(() => s.resume(), 5).unref();
-    });
-    s.once('end', () => resolve(Buffer.concat(parts)));
-  });
-}
 
 /** 8 MiB each way through the proxy, both peers reading slowly; returns the live connection seen. */
 async function transfer(h: Handles, env: string | undefined): Promise<{ fast: boolean; conn: StreamConn | undefined }> {

@@ -7,26 +7,15 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import net, { type Socket } from 'node:net';
+import net from 'node:net';
 import { test } from 'node:test';
 import type { StreamConn } from '../../src/data/stream/conn.js';
 import { RawSocket, rawSocketsUnavailable } from '../../src/data/stream/raw-socket.js';
 import { backendSpec } from '../../src/core/backend.js';
-import { Handles, closedPort, connectClient, startBackend, startProxy, waitFor } from '../integration/tcp-helpers.js';
+import { Handles, closedPort, connectClient, slowReadAll, startBackend, startProxy, waitFor } from '../integration/tcp-helpers.js';
 
 const sha = (b: Buffer): string => createHash('sha1').update(b).digest('hex');
 
-function slowReadAll(s: Socket): Promise<Buffer> {
-  return new Promise<Buffer>((resolve) => {
-    const parts: Buffer[] = [];
-    s.on('data', (d: Buffer) => {
-      parts.push(d);
-      s.pause();
-      setTimeout(() => s.resume(), 5).unref();
-    });
-    s.once('end', () => resolve(Buffer.concat(parts)));
-  });
-}
 
 /** 4 MiB each way through the proxy to `host`, both peers reading slowly; the connection seen. */
 async function transfer(h: Handles, host: string): Promise<StreamConn | undefined> {

@@ -113,3 +113,44 @@ export function request(port: number, msg: string, host = '127.0.0.1', ms = 5000
     s.on('close', () => { clearTimeout(timer); resolve(''); });
   });
 }
+
+/** A child process started by `startUntil`, its output so far, and a stop that waits for its exit. */
+export interface StartedChild {
+  readonly child: ChildProcess;
+  output(): string;
+  /** SIGTERM, then SIGKILL after `killMs`; resolves once it exited. */
+  stop(killMs?: number): Promise<void>;
+}
+
+/**
+ * Spawns `process.execPath args` in the repository root and waits (up to 30 s) until its output
+ * matches `ready`; fails with the output if it exits or times out first (the child is stopped).
+ */
+export async function startUntil(args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<StartedChild> {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  const exited = once(child, 'exit');
+  const started: StartedChild = {
+    child,
+    output: () => out,
+    async stop(killMs = 10_000) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), killMs);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+  const deadline = Date.now() + 30_000;
+  while (!ready.test(out)) {
+    if (child.exitCode !== null || Date.now() >= deadline) {
+      await started.stop();
+      throw new Error(`${child.exitCode !== null ? 'exited before start-up ended' : 'start-up did not end'}: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return started;
+}

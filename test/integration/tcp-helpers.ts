@@ -117,3 +117,16 @@ export function readAll(s: Socket): Promise<Buffer> {
     s.once('close', done);
   });
 }
+
+/** Reads everything until FIN, slowly: pauses 5 ms after every chunk (backpressure on the proxy). */
+export function slowReadAll(s: Socket): Promise<Buffer> {
+  return new Promise<Buffer>((resolve) => {
+    const parts: Buffer[] = [];
+    s.on('data', (d: Buffer) => {
+      parts.push(d);
+      s.pause();
+      setTimeout(() => s.resume(), 5).unref();
+    });
+    s.once('end', () => resolve(Buffer.concat(parts)));
+  });
+}
