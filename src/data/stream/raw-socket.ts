@@ -101,7 +101,6 @@ export class RawSocket extends EventEmitter implements RawOwner {
     return out;
   }
 
-
   /** @internal the connect completed: socket options as Node sets them, then reading starts. */
   connected(keepAliveSeconds: number): void {
     const h = this.h;
