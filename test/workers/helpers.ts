@@ -175,6 +175,19 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, ms: number
   }
 }
 
+/** `GET /servers/web/stats` as the worker tests read it. */
+export interface StatsJson {
+  active_connections: number;
+  rx_total: number;
+  tx_total: number;
+  backends: { port: string; stats: { active_connections: number; total_connections: number; rx: number; tx: number; refused_connections: number } }[];
+}
+
+/** Server `web`'s stats from the REST API. */
+export async function webStats(apiPort: number): Promise<StatsJson> {
+  return JSON.parse(await getText(apiPort, '/servers/web/stats')) as StatsJson;
+}
+
 export function getText(port: number, path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {

@@ -5,14 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Handles, echoBackend, getText, roundTrip, runPool, startWorkersApp, threadsUnavailable, waitFor } from './helpers.js';
+import { Handles, echoBackend, roundTrip, runPool, startWorkersApp, threadsUnavailable, waitFor, webStats } from './helpers.js';
 
 const noThreads = await threadsUnavailable();
 
-interface StatsJson {
-  active_connections: number;
-  backends: { stats: { active_connections: number; total_connections: number; refused_connections: number } }[];
-}
 
 test('2 workers × backend_prewarm = 2: four pooled connections, exact stats, closed with the app', { timeout: 60_000 }, async () => {
   const h = new Handles();
@@ -28,7 +24,7 @@ test('2 workers × backend_prewarm = 2: four pooled connections, exact stats, cl
     const results = await runPool(40, 4, () => roundTrip(h, w.port, Buffer.from('ping\n')));
     assert.equal(results.filter((r) => r === 'ok').length, 40);
     await waitFor(async () => {
-      const s = JSON.parse(await getText(w.apiPort, '/servers/web/stats')) as StatsJson;
+      const s = await webStats(w.apiPort);
       const b = s.backends[0]?.stats;
       return s.active_connections === 0 && b?.active_connections === 0 && b.total_connections === 40 && b.refused_connections === 0;
     }, 10_000, 'stats: 40 connections, none active');

@@ -9,21 +9,15 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import {
-  Handles, echoBackend, getText, hold, metric, startWorkersApp, threadsUnavailable, waitFor, type WorkersApp,
+  Handles, echoBackend, getText, hold, metric, startWorkersApp, threadsUnavailable, waitFor, webStats, type StatsJson, type WorkersApp,
 } from './helpers.js';
 
 const noThreads = await threadsUnavailable();
 
-interface StatsJson {
-  active_connections: number;
-  rx_total: number;
-  tx_total: number;
-  backends: { port: string; stats: { active_connections: number; total_connections: number; rx: number; tx: number } }[];
-}
 
 /** The server's stats; fails the test at once if any active count is negative. */
 async function stats(w: WorkersApp): Promise<StatsJson> {
-  const s = JSON.parse(await getText(w.apiPort, '/servers/web/stats')) as StatsJson;
+  const s = await webStats(w.apiPort);
   assert.ok(s.active_connections >= 0, `server active_connections ${s.active_connections}`);
   for (const b of s.backends) assert.ok(b.stats.active_connections >= 0, `backend ${b.port} active_connections ${b.stats.active_connections}`);
   return s;

@@ -8,21 +8,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  Handles, echoBackend, getText, hold, metric, roundTrip, runPool, startWorkersApp, threadsUnavailable, waitFor,
+  Handles, echoBackend, getText, hold, metric, roundTrip, runPool, startWorkersApp, threadsUnavailable, waitFor, webStats,
 } from './helpers.js';
 
 const noThreads = await threadsUnavailable();
 
-interface StatsJson {
-  active_connections: number;
-  rx_total: number;
-  tx_total: number;
-  backends: { port: string; stats: { active_connections: number; total_connections: number; rx: number; tx: number; refused_connections: number } }[];
-}
 
-async function stats(apiPort: number): Promise<StatsJson> {
-  return JSON.parse(await getText(apiPort, '/servers/web/stats')) as StatsJson;
-}
+const stats = webStats;
 
 test('2 workers: each takes at least 30 % of 10,000 connections', { skip: noThreads ?? false, timeout: 120_000 }, async () => {
   const h = new Handles();
