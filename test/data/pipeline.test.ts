@@ -17,7 +17,7 @@ import { BackendPool } from '../../src/control/backend-pool.js';
 import { ServerTally } from '../../src/control/tally.js';
 import { LocalActiveTable } from '../../src/data/active.js';
 import { InProcessDataPlane } from '../../src/data/in-process.js';
-import { buildPipeline } from '../../src/data/stream/pipeline.js';
+import { buildPipeline, chooseDialer } from '../../src/data/stream/pipeline.js';
 import {
   Handles, closedPort, closedWithin, connectClient, echoHandler, readAll, spec, startBackend, startProxy, waitFor,
 } from '../integration/tcp-helpers.js';
@@ -214,4 +214,19 @@ test('leastbandwidth elects over the rates the control plane publishes after a t
   } finally {
     await dp.close('lbw');
   }
+});
+
+test('one dialer per plan: the pre-warm pool and the dial stage share it (one TLS context and session cache)', () => {
+  const tlsPlan: ServerPlan = {
+    ...plan,
+    backendPrewarm: 1,
+    backendsTls: {
+      ignore_verify: true, root_ca_cert_path: null, cert_path: null, key_path: null, ciphers: null,
+      min_version: '', max_version: '', session_tickets: false,
+    },
+  };
+  const first = chooseDialer(tlsPlan, silentLogger);
+  assert.equal(first.readyEvent, 'secureConnect', 'the TLS dialer');
+  assert.equal(chooseDialer(tlsPlan, silentLogger), first);
+  assert.notEqual(chooseDialer({ ...tlsPlan }, silentLogger), first, 'another plan (a reload) gets its own');
 });

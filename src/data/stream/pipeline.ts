@@ -61,13 +61,23 @@ function optional(plan: ServerPlan, log: Logger, slot: StageSlot, out: Stage[]):
   }
 }
 
+/** One dialer per plan: the pipeline and the pre-warm pool share it (one TLS context and session cache). */
+const dialers = new WeakMap<ServerPlan, Dialer>();
+
 /** The backend dialer of a server: the first of DIALERS that applies, else plain TCP. */
 export function chooseDialer(plan: ServerPlan, log: Logger): Dialer {
+  let d = dialers.get(plan);
+  if (d !== undefined) return d;
+  d = plainDialer;
   for (const k of DIALERS) {
-    const d = k.create(plan, log);
-    if (d !== null) return d;
+    const made = k.create(plan, log);
+    if (made !== null) {
+      d = made;
+      break;
+    }
   }
-  return plainDialer;
+  dialers.set(plan, d);
+  return d;
 }
 
 export function buildPipeline(plan: ServerPlan, log: Logger = silentLogger): Stage[] {
