@@ -16,11 +16,11 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle.mjs ./scripts/
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json \
- && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
- && chmod 0755 dist/src/cli.js \
- && rm -rf dist/bench
+# Type-check, then bundle (dist/app: the program with its dependencies; no node_modules needed).
+RUN npx tsc -p tsconfig.build.json --noEmit \
+ && node scripts/bundle.mjs
 
 FROM ${BASE}
 LABEL org.opencontainers.image.title="tsbetween" \
@@ -28,13 +28,12 @@ LABEL org.opencontainers.image.title="tsbetween" \
       org.opencontainers.image.licenses="MIT"
 WORKDIR /
 COPY --from=build /src/package.json /opt/tsbetween/package.json
-COPY --from=build /src/node_modules /opt/tsbetween/node_modules
-COPY --from=build /src/dist/src /opt/tsbetween/dist/src
+COPY --from=build /src/dist/app /opt/tsbetween/dist/app
 COPY contrib/container/gobetween.toml /etc/gobetween/conf/gobetween.toml
 # Links only: no package manager runs in this stage.
-RUN ln -s /opt/tsbetween/dist/src/cli.js /gobetween \
- && ln -s /opt/tsbetween/dist/src/cli.js /usr/local/bin/gobetween \
- && ln -s /opt/tsbetween/dist/src/cli.js /usr/local/bin/tsbetween
+RUN ln -s /opt/tsbetween/dist/app/cli.js /gobetween \
+ && ln -s /opt/tsbetween/dist/app/cli.js /usr/local/bin/gobetween \
+ && ln -s /opt/tsbetween/dist/app/cli.js /usr/local/bin/tsbetween
 # The program runs as PID 1 and handles SIGTERM/SIGINT itself: stop accepting, let active
 # connections finish within --shutdown-grace (default 10s), exit 0. `docker stop` sends SIGKILL
 # after its own timeout (10 s by default): give it more (`docker stop -t 15`) or a shorter grace.

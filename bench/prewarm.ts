@@ -30,7 +30,7 @@ import { pickPorts } from './procs.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..', '..');
-const CLI = resolve(process.env['BENCH_TSBETWEEN_CLI'] ?? join(ROOT, 'dist', 'src', 'cli.js'));
+const CLI = resolve(process.env['BENCH_TSBETWEEN_CLI'] ?? join(ROOT, 'dist', 'app', 'cli.js'));
 const CONNS = Math.max(10, Number(process.env['BENCH_CONNS'] ?? '2000') || 2000);
 const POOL = Math.max(1, Number(process.env['BENCH_PREWARM_N'] ?? '4') || 4);
 const BOTH = process.env['BENCH_NETEM_BOTH'] === '1';

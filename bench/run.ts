@@ -1,6 +1,6 @@
 // `npm run bench`: direct / tsbetween / haproxy / nginx / GoBetween side by side on loopback, in the
 // manner of ../shared/spec/perf-anchors.md. Starts its own backends (two node:http servers,
-// iperf3 -s), tsbetween (the real CLI, dist/src/cli.js; one column per worker count of a sweep),
+// iperf3 -s), tsbetween (the real CLI, dist/app/cli.js; one column per worker count of a sweep),
 // haproxy and nginx stream when installed, and a GoBetween-compatible binary when given; runs
 // iperf3 1 and 8 streams and an HTTP load (keep-alive, and a new connection per request); measures
 // the balancers' CPU (also per proxied connection / request / GiB) and RSS; prints the tables and
@@ -16,7 +16,7 @@
 //   BENCH_NODE=PATH       the Node binary tsbetween (and alt) run under (default: the harness's own)
 //   BENCH_WORKERS=1,2,auto  a workers sweep: one tsbetween column per entry (TSBETWEEN_WORKERS=entry);
 //                         unset: one "tsbetween" column with tsbetween's default
-//   BENCH_TSBETWEEN_CLI   another tsbetween entry point (default dist/src/cli.js)
+//   BENCH_TSBETWEEN_CLI   another tsbetween entry point (default dist/app/cli.js)
 //   BENCH_ALT_CLI         a second tsbetween entry point, measured as an extra "alt" column in the
 //                         same interleaved run (A/B of a data-path change on a noisy shared box)
 //   BENCH_ALT_ENV         "NAME=value ..." extra environment for the alt process; alone, it runs
@@ -104,7 +104,7 @@ function readSettings(): Settings {
     if (!TESTS.some((t) => t.id === f)) throw new Error(`BENCH_TESTS: unknown test "${f}" (${TESTS.map((t) => t.id).join(', ')})`);
   }
   const tests = filter.length === 0 ? TESTS.filter((t) => t.byDefault) : TESTS.filter((t) => filter.includes(t.id));
-  const cli = resolve(process.env['BENCH_TSBETWEEN_CLI'] ?? join(ROOT, 'dist', 'src', 'cli.js'));
+  const cli = resolve(process.env['BENCH_TSBETWEEN_CLI'] ?? join(ROOT, 'dist', 'app', 'cli.js'));
   let workers: string[];
   try {
     workers = parseWorkersList(process.env['BENCH_WORKERS'] ?? '');

@@ -113,7 +113,7 @@ async function main(): Promise<void> {
       '  [servers.tls.tls]', `  cert_path = "${crt}"`, `  key_path = "${key}"`, '  session_tickets = false',
       '  [servers.tls.discovery]', '  kind = "static"', `  static_list = ["127.0.0.1:${bport}"]`, '',
     ].join('\n'));
-    const tsb = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), '-c', join(dir, 'tsb.toml')], { stdio: 'ignore' });
+    const tsb = spawn(process.execPath, [join(ROOT, 'dist', 'app', 'cli.js'), '-c', join(dir, 'tsb.toml')], { stdio: 'ignore' });
     children.push(tsb);
     await waitPort(tport, tsb, 'tsbetween');
     targets.push({ name: 'tsbetween', port: tport });

@@ -10,7 +10,7 @@
 //            counting sink; the figure is what the sink received (Gbit/s), with the loss.
 //
 // Environment: BENCH_SECONDS (1-30, default 5), BENCH_NGINX=0 leaves nginx out,
-// BENCH_TSBETWEEN_CLI (default dist/src/cli.js). Prints a table, writes
+// BENCH_TSBETWEEN_CLI (default dist/app/cli.js). Prints a table, writes
 // dist/bench-results/udp.json. Numbers on a shared 2-core box move by 10-20 %: compare the ratios
 // within one run.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -34,7 +34,7 @@ const DNSMASQ = ['/usr/sbin/dnsmasq', '/usr/bin/dnsmasq'].find((p) => existsSync
 const NGINX = process.env['BENCH_NGINX'] === '0' ? null : which('nginx');
 const NGINX_STREAM = '/usr/lib/nginx/modules/ngx_stream_module.so';
 const DNSPERF = process.env['BENCH_DNS_LOADGEN'] === 'builtin' ? null : which('dnsperf');
-const CLI = resolve(process.env['BENCH_TSBETWEEN_CLI'] ?? join(ROOT, 'dist', 'src', 'cli.js'));
+const CLI = resolve(process.env['BENCH_TSBETWEEN_CLI'] ?? join(ROOT, 'dist', 'app', 'cli.js'));
 
 interface Row {
   test: string;

@@ -6,7 +6,7 @@
  * - from-url fails on a non-2xx status (Q-30) and has a timeout (default 30 s; GoBetween has none).
  * - Consul reads have the same timeout.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs';
 import type { ConfigSource } from './types.js';
 
 /** A config source could not be read. The CLI prints the message and exits 1. */
@@ -62,7 +62,10 @@ function errnoOf(err: unknown): { code?: string; syscall?: string } {
 /** Go-style `open <path>: no such file or directory`; unknown errno codes keep Node's text. */
 async function readConfigFile(path: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    // node:fs's callback form: node:fs/promises is not otherwise needed at start-up (builtin.ts).
+    return await new Promise<string>((resolve, reject) => {
+      readFile(path, 'utf8', (err, text) => (err === null ? resolve(text) : reject(err)));
+    });
   } catch (err) {
     const { code, syscall } = errnoOf(err);
     const text = code === undefined ? undefined : ERRNO_TEXT[code];

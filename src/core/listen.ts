@@ -11,8 +11,8 @@
  *   only (Go's `http.Server.ListenAndServe` turns '' into `:http`, `ListenAndServeTLS` into
  *   `:https`); callers pass that port as `defaultPort`.
  */
-import { lookup } from 'node:dns/promises';
 import { isIP, type AddressInfo, type ListenOptions as NetListenOptions, type Server } from 'node:net';
+import { nodeDnsPromises } from './builtin.js';
 import { StartError, errorMessage } from './errors.js';
 
 export interface BindTarget {
@@ -126,7 +126,7 @@ export async function resolveBind(bind: string, opts: ResolveOptions = {}): Prom
   }
   let addrs: { address: string; family: number }[];
   try {
-    addrs = await lookup(host, { all: true });
+    addrs = await nodeDnsPromises().lookup(host, { all: true });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOTFOUND' || code === 'ENODATA' ? 'no such host' : errorMessage(err);

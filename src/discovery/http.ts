@@ -4,12 +4,11 @@
  * unix sockets (`socketPath`) and TLS client certificates. No keep-alive (no lingering sockets),
  * redirects followed (json/plaintext, like Go's client), body size bounded, cancellable.
  */
-import { readFile } from 'node:fs/promises';
 import type * as http from 'node:http';
 import type * as https from 'node:https';
 import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
-import { nodeHttp, nodeHttps, nodeTls } from '../core/builtin.js';
+import { nodeFsPromises, nodeHttp, nodeHttps, nodeTls } from '../core/builtin.js';
 import { type ProxyEnv, type ProxyTarget, proxyFor } from './proxy-env.js';
 import { abortReason } from './util.js';
 
@@ -191,7 +190,7 @@ export interface TlsPaths {
  * verified against the system roots, unless `verifyWithoutCa` is false (docker's sample config).
  */
 export async function loadTls(paths: TlsPaths, verifyWithoutCa: boolean): Promise<HttpTls> {
-  const read = async (p: string): Promise<Buffer | undefined> => (p === '' ? undefined : readFile(p));
+  const read = async (p: string): Promise<Buffer | undefined> => (p === '' ? undefined : nodeFsPromises().readFile(p));
   const [cert, key, ca] = await Promise.all([read(paths.cert), read(paths.key), read(paths.ca)]);
   const tls: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean } = {
     rejectUnauthorized: ca !== undefined || verifyWithoutCa,

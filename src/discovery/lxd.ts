@@ -18,8 +18,7 @@
  */
 import type { DiscoveryWire } from '../config/types.js';
 import { key, keyGroup } from '../core/keys.js';
-import { access, readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { nodeFsPromises, nodeOs } from '../core/builtin.js';
 import { join } from 'node:path';
 import type { BackendSpec } from '../core/backend.js';
 import { ConfigError } from '../core/errors.js';
@@ -62,7 +61,7 @@ interface LxdContainer {
 /** `$HOME`, `${VAR}`, `$VAR` and a leading `~` expanded. */
 function expandPath(p: string): string {
   const withVars = p.replace(/\$\{(\w+)\}|\$(\w+)/g, (_m, a: string | undefined, b: string | undefined) => process.env[a ?? b ?? ''] ?? '');
-  return withVars.startsWith('~/') || withVars === '~' ? join(homedir(), withVars.slice(1)) : withVars;
+  return withVars.startsWith('~/') || withVars === '~' ? join(nodeOs().homedir(), withVars.slice(1)) : withVars;
 }
 
 export const lxdKind: DiscoveryKind<LxdSettings> = {
@@ -241,7 +240,7 @@ function metadataOf(res: LxdResponse): unknown {
 
 async function exists(p: string): Promise<boolean> {
   try {
-    await access(p);
+    await nodeFsPromises().access(p);
     return true;
   } catch {
     return false;
@@ -254,12 +253,13 @@ async function lxdTls(s: LxdSettings): Promise<HttpTls> {
   const serverCertPath = join(s.configDir, 'servercerts', `${s.remoteName}.crt`);
   const tls: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean } = { rejectUnauthorized: !s.acceptServerCert };
   if (await exists(certPath) && await exists(keyPath)) {
-    tls.cert = await readFile(certPath);
-    tls.key = await readFile(keyPath);
+    const fsp = nodeFsPromises();
+    tls.cert = await fsp.readFile(certPath);
+    tls.key = await fsp.readFile(keyPath);
   } else if (s.generateClientCerts) {
     throw new Error(`client certificate ${certPath} not found; generating client certificates is not supported, create them with lxc or openssl`);
   }
-  if (await exists(serverCertPath)) tls.ca = await readFile(serverCertPath);
+  if (await exists(serverCertPath)) tls.ca = await nodeFsPromises().readFile(serverCertPath);
   return tls;
 }
 

@@ -16,7 +16,7 @@
  */
 import type { DiscoveryWire } from '../config/types.js';
 import { key, keyGroup } from '../core/keys.js';
-import { lookup } from 'node:dns/promises';
+import { nodeDnsPromises } from '../core/builtin.js';
 import { isIP } from 'node:net';
 import type { Answer } from 'dns-packet';
 import type { BackendSpec } from '../core/backend.js';
@@ -39,7 +39,7 @@ export interface SrvSettings {
 /** A DNS resolver for the lookup server's own name (injectable in tests). */
 export type HostResolver = (host: string) => Promise<string>;
 
-const systemResolver: HostResolver = async (host) => (await lookup(host)).address;
+const systemResolver: HostResolver = async (host) => (await nodeDnsPromises().lookup(host)).address;
 
 export function parseSrv(wire: Parameters<DiscoveryKind['parse']>[0], path: string): SrvSettings {
   const g = requireGroup(wire, 'srv', path, 'srv_lookup_server');

@@ -20,12 +20,11 @@
  * - A negative `probe_recv_len` (which crashes GoBetween at check time) is a config error with
  *   `regexp` (`probe_recv_len required`) and ignored with `starts_with`, as config/prepare.ts does.
  */
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { lookup } from 'node:dns/promises';
+import type { Socket as UdpSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { connect as tcpConnect, isIP, type Socket } from 'node:net';
 import type { ConnectionOptions, SecureVersion } from 'node:tls';
-import { nodeTls } from '../core/builtin.js';
+import { nodeDgram, nodeDnsPromises, nodeTls } from '../core/builtin.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import type { BackendsTlsWire } from '../config/types.js';
 import { unescapeGo } from '../config/go-string.js';
@@ -271,7 +270,7 @@ async function checkUdp(settings: ProbeSettings, target: CheckTarget, signal: Ab
   let family = isIP(address);
   if (family === 0) {
     try {
-      const r = await lookup(address);
+      const r = await nodeDnsPromises().lookup(address);
       address = r.address;
       family = r.family;
     } catch (err) {
@@ -280,7 +279,7 @@ async function checkUdp(settings: ProbeSettings, target: CheckTarget, signal: Ab
     if (signal.aborted) return { status: 'unhealthy', reason: abortReason(signal) };
   }
   return new Promise((resolve) => {
-    const socket: UdpSocket = createSocket(family === 6 ? 'udp6' : 'udp4');
+    const socket: UdpSocket = nodeDgram().createSocket(family === 6 ? 'udp6' : 'udp4');
     const got = new Collector(settings.readLen);
     let step = 'connect';
     let finished = false;

@@ -5,8 +5,8 @@
  *   server's port with SO_REUSEPORT (primary.ts). A Node that cannot share a port between threads (reusePort needs
  *   Node ≥ 22.12 or ≥ 23.1) runs the in-process data plane and says so in the log.
  */
-import os from 'node:os';
 import type { WorkersSetting } from '../args.js';
+import { nodeOs } from '../core/builtin.js';
 import type { BalancerKind } from '../balance/types.js';
 import type { Random } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
@@ -41,6 +41,7 @@ export interface DataPlaneOptions {
 
 /** The worker count `auto` stands for here. */
 export function autoWorkers(): number {
+  const os = nodeOs();
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 

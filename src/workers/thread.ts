@@ -4,7 +4,8 @@
  * what it has reported as active per server version (so that its leases can be taken back out of
  * that version's stats when the thread dies). The multi-core port (primary.ts) decides what to start and when to restart.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { nodeWorkerThreads } from '../core/builtin.js';
 import { StartError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { CounterDeltas } from '../core/snapshot.js';
@@ -70,7 +71,7 @@ export class WorkerThread {
 
   /** Starts a new thread for this column; `ready` resolves once it answered. */
   spawn(): void {
-    const w = new Worker(this.opts.entry, { workerData: this.opts.init, stdout: false, stderr: false });
+    const w = new (nodeWorkerThreads().Worker)(this.opts.entry, { workerData: this.opts.init, stdout: false, stderr: false });
     this.worker = w;
     this.lastStart = Date.now();
     this.ready = new Promise<void>((resolve, reject) => {

@@ -154,7 +154,7 @@ test('the package executables: npx tsbetween and npx gobetween (built dist/)', a
   const { existsSync: exists } = await import('node:fs');
   const { execFile } = await import('node:child_process');
   const { promisify } = await import('node:util');
-  if (!exists(`${ROOT}dist/src/cli.js`)) {
+  if (!exists(`${ROOT}dist/app/cli.js`)) {
     t.skip('dist/ not built (npm ci builds it)');
     return;
   }

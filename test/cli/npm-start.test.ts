@@ -23,7 +23,7 @@ function refused(port: number): Promise<boolean> {
 }
 
 test('SIGTERM to `npm start` stops tsbetween cleanly (exit 0, port released)', async (t) => {
-  if (!existsSync(join(ROOT, 'dist', 'src', 'cli.js'))) {
+  if (!existsSync(join(ROOT, 'dist', 'app', 'cli.js'))) {
     t.skip('dist/ not built (npm ci builds it)');
     return;
   }

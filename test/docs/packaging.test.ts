@@ -69,7 +69,7 @@ test('contrib/tsbetween.service: a simple service, unprivileged, restarts on fai
   // Verify against the built program (the unit names the installed path).
   const dir = tempDir('tsb-unit-');
   try {
-    const file = dir.write('tsbetween.service', unit.replace(/^ExecStart=\S+/m, `ExecStart=${join(ROOT, 'dist', 'src', 'cli.js')}`));
+    const file = dir.write('tsbetween.service', unit.replace(/^ExecStart=\S+/m, `ExecStart=${join(ROOT, 'dist', 'app', 'cli.js')}`));
     const r = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr.trim(), '', 'no warnings');

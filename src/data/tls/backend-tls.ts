@@ -21,7 +21,7 @@ import { nodeTls } from '../../core/builtin.js';
 import type { BackendsTlsPlan } from '../../core/plan.js';
 import type { SnapshotBackend as Backend } from '../../core/snapshot.js';
 import { ConfigError, errorMessage } from '../../core/errors.js';
-import { cipherPlan, NO_TICKET, tlsVersion } from './ciphers.js';
+import { cipherPlan, noTicket, tlsVersion } from './ciphers.js';
 
 const MAX_SESSIONS = 1024;
 
@@ -80,7 +80,7 @@ export class BackendTls {
     if (minVersion !== undefined) opts.minVersion = minVersion;
     if (maxVersion !== undefined) opts.maxVersion = maxVersion;
     if (plan.ciphers !== undefined) opts.ciphers = plan.ciphers;
-    if (!wire.session_tickets) opts.secureOptions = NO_TICKET;
+    if (!wire.session_tickets) opts.secureOptions = noTicket();
     const caPath = wire.root_ca_cert_path ?? '';
     if (caPath !== '') {
       const pem = read(caPath, `${path}.root_ca_cert_path`);

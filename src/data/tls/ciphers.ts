@@ -7,7 +7,7 @@
  * is usable leaves no TLS ≤ 1.2 suite (handshakes below TLS 1.3 then fail). RC4 and 3DES names
  * are accepted but OpenSSL 3 no longer offers them, so they are dropped like unknown names.
  */
-import { constants as cryptoConstants } from 'node:crypto';
+import { nodeCrypto } from '../../core/builtin.js';
 import { nodeTls } from '../../core/builtin.js';
 
 const GO_TO_OPENSSL: Readonly<Record<string, string>> = {
@@ -93,4 +93,6 @@ export function cipherPlan(names: readonly string[] | null, lowVersions: boolean
 }
 
 /** `secureOptions` bit that turns session tickets off. */
-export const NO_TICKET = cryptoConstants.SSL_OP_NO_TICKET;
+export function noTicket(): number {
+  return nodeCrypto().constants.SSL_OP_NO_TICKET;
+}

@@ -9,13 +9,12 @@
  * (e.g. the certificate was replaced before the key) keeps the previous context and is reported;
  * the next change tries again. Ticket keys survive a reload, so resumption keeps working.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import type * as tls from 'node:tls';
-import { nodeTls } from '../../core/builtin.js';
+import { nodeCrypto, nodeTls } from '../../core/builtin.js';
 import type { TlsPlan } from '../../core/plan.js';
 import { StartError, errorMessage } from '../../core/errors.js';
-import { cipherPlan, NO_TICKET, tlsVersion } from './ciphers.js';
+import { cipherPlan, noTicket, tlsVersion } from './ciphers.js';
 
 export interface ServerTlsEvents {
   /** Go cipher names that were dropped (told once, at load). */
@@ -41,7 +40,7 @@ export class ServerTls {
   private current: tls.SecureContext;
   /** The server's options without certificate (versions, ciphers, tickets): ACME contexts get them too. */
   readonly base: tls.SecureContextOptions;
-  private readonly ticketKeys = randomBytes(48);
+  private readonly ticketKeys = nodeCrypto().randomBytes(48);
   private listener: ((cur: Stats, prev: Stats) => void) | undefined;
 
   /** Builds the context; throws a StartError naming `path.cert_path` / `path.key_path` / `path`. */
@@ -60,7 +59,7 @@ export class ServerTls {
     if (minVersion !== undefined) base.minVersion = minVersion;
     if (maxVersion !== undefined) base.maxVersion = maxVersion;
     if (plan.ciphers !== undefined) base.ciphers = plan.ciphers;
-    if (!wire.session_tickets) base.secureOptions = NO_TICKET;
+    if (!wire.session_tickets) base.secureOptions = noTicket();
     this.base = base;
     this.current = this.build();
   }
