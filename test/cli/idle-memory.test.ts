@@ -80,6 +80,38 @@ async function idleRss(config: string, workers: number, ready: RegExp, boundMb: 
   }
 }
 
+/**
+ * The main thread's voluntary context switches per second while idle (each is a wake-up from
+ * epoll or a lock), over 3 s once start-up is over.
+ */
+async function idleWakeupsPerSecond(config: string, ready: RegExp): Promise<number> {
+  const dir = tempDir('tsb-idle-');
+  const cfg = dir.write('tsb.toml', config);
+  const started = await startUntil([DIST_CLI, '-c', cfg], { GOBETWEEN: '', TSBETWEEN_WORKERS: '1' }, ready)
+    .catch((err: unknown) => {
+      dir.remove();
+      throw err;
+    });
+  const { child } = started;
+  const switches = (): number => {
+    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    const n = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1]);
+    assert.ok(Number.isFinite(n), `no voluntary_ctxt_switches in /proc/${child.pid}/status`);
+    return n;
+  };
+  try {
+    await new Promise((r) => setTimeout(r, 2000)); // start-up, its collection, the first checks
+    const t0 = Date.now();
+    const n0 = switches();
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.ok(child.exitCode === null, `exited: ${started.output()}`);
+    return (switches() - n0) / ((Date.now() - t0) / 1000);
+  } finally {
+    await started.stop();
+    dir.remove();
+  }
+}
+
 function skipIfCannot(t: TestContext): boolean {
   const why = cannotMeasure();
   if (why !== undefined) t.skip(why);
@@ -111,4 +143,12 @@ test(`a second worker thread costs <= ${PER_WORKER_MB} MB of idle RSS`, { timeou
   const two = await idleRss(config, 2, /Starting HTTP server/, one + PER_WORKER_MB);
   t.diagnostic(`idle RSS 1 worker ${one.toFixed(1)} MB, 2 workers ${two.toFixed(1)} MB (Node ${process.versions.node})`);
   assert.ok(two - one <= PER_WORKER_MB, `the second worker costs ${(two - one).toFixed(1)} MB`);
+});
+
+test('idle with API and metrics on, the main thread wakes at most 50 times a second', { timeout: 60_000 }, async (t) => {
+  if (skipIfCannot(t)) return;
+  // prom-client's event-loop lag sampler at its default 10 ms woke it about 200 times a second.
+  const rate = await idleWakeupsPerSecond(await exampleConfig(false), /Starting HTTP server/);
+  t.diagnostic(`${rate.toFixed(1)} wake-ups/s (Node ${process.versions.node})`);
+  assert.ok(rate <= 50, `${rate.toFixed(1)} wake-ups per second while idle`);
 });
