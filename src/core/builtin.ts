@@ -27,42 +27,18 @@ import type * as WorkerThreads from 'node:worker_threads';
 
 const load = createRequire(import.meta.url);
 
-export function nodeChildProcess(): typeof ChildProcess {
-  return load('node:child_process') as typeof ChildProcess;
+/** A getter for the built-in `id`, typed as `T`. */
+function lazy<T>(id: string): () => T {
+  return () => load(id) as T;
 }
 
-export function nodeHttp(): typeof Http {
-  return load('node:http') as typeof Http;
-}
-
-export function nodeHttps(): typeof Https {
-  return load('node:https') as typeof Https;
-}
-
-export function nodeTls(): typeof Tls {
-  return load('node:tls') as typeof Tls;
-}
-
-export function nodeCrypto(): typeof Crypto {
-  return load('node:crypto') as typeof Crypto;
-}
-
-export function nodeDgram(): typeof Dgram {
-  return load('node:dgram') as typeof Dgram;
-}
-
-export function nodeDnsPromises(): typeof DnsPromises {
-  return load('node:dns/promises') as typeof DnsPromises;
-}
-
-export function nodeFsPromises(): typeof FsPromises {
-  return load('node:fs/promises') as typeof FsPromises;
-}
-
-export function nodeOs(): typeof Os {
-  return load('node:os') as typeof Os;
-}
-
-export function nodeWorkerThreads(): typeof WorkerThreads {
-  return load('node:worker_threads') as typeof WorkerThreads;
-}
+export const nodeChildProcess = lazy<typeof ChildProcess>('node:child_process');
+export const nodeCrypto = lazy<typeof Crypto>('node:crypto');
+export const nodeDgram = lazy<typeof Dgram>('node:dgram');
+export const nodeDnsPromises = lazy<typeof DnsPromises>('node:dns/promises');
+export const nodeFsPromises = lazy<typeof FsPromises>('node:fs/promises');
+export const nodeHttp = lazy<typeof Http>('node:http');
+export const nodeHttps = lazy<typeof Https>('node:https');
+export const nodeOs = lazy<typeof Os>('node:os');
+export const nodeTls = lazy<typeof Tls>('node:tls');
+export const nodeWorkerThreads = lazy<typeof WorkerThreads>('node:worker_threads');
