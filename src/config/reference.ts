@@ -128,7 +128,7 @@ export const CORE_SECTIONS: readonly SectionDoc[] = [
       protocol: key.string('`tcp`, `tls` or `udp`.', { effectiveDefault: 'tcp' }),
       balance: key.string('`weight`, `roundrobin`, `leastconn`, `leastbandwidth`, `iphash` or `iphash1`.', { effectiveDefault: 'weight' }),
       backend_connection_retries: key.int('On a failed backend connect, try up to N other eligible backends (0–16; tsbetween only).'),
-      backend_prewarm: key.int('Keep N connected idle sockets to each live backend, handed to new clients (0 = off; per worker; not with `udp`; tsbetween only).'),
+      backend_prewarm: key.int('Keep N connected idle sockets to each live backend, handed to new clients and replaced after 60 s idle at most (0 = off; per worker; not with `udp`; tsbetween only).'),
       passive_health_fails: key.int('Take a backend out after K failed connects in a row, until its next passing check (0 = off; tsbetween only).'),
       passive_health_down_time: key.duration('Without an active check, how long a passively downed backend stays out (tsbetween only).', { effectiveDefault: '10s' }),
     }),

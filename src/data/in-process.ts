@@ -21,7 +21,7 @@ import { LocalActiveTable } from './active.js';
 import { listenerFor, type OpenListener } from './listeners/registry.js';
 import { ServerLoad, ServerRuntime } from './runtime.js';
 import { chooseDialer } from './stream/pipeline.js';
-import { attachPrewarm, prewarmOf } from './stream/prewarm.js';
+import { attachPrewarm, prewarmOf } from './stream/prewarm-dial.js';
 
 export interface InProcessOptions {
   readonly balancers: Registry<BalancerKind>;

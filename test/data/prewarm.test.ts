@@ -11,7 +11,8 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { ServerPlan } from '../../src/core/plan.js';
 import { buildPipeline } from '../../src/data/stream/pipeline.js';
-import { BACKOFF_BASE_MS, prewarmOf } from '../../src/data/stream/prewarm.js';
+import { BACKOFF_BASE_MS } from '../../src/data/stream/prewarm.js';
+import { prewarmOf } from '../../src/data/stream/prewarm-dial.js';
 import type { TestProxyOptions } from '../helpers/proxy.js';
 import { sleep } from '../helpers/wait.js';
 import {
@@ -129,6 +130,49 @@ test('an idle pooled socket closed by the backend is replaced; the client gets a
   await waitFor(() => prewarmOf(server.runtime)?.idleCount(slot) === 1, 5000, 'replacement idle');
   assert.equal(await roundTrip(h, port, 'ping'), 'ping');
   assert.equal(b.conns[1]?.bytesRead, 4);
+});
+
+test('a pooled socket idle longer than its maximum age is closed and replaced, never handed out', async (t) => {
+  const h = new Handles();
+  t.after(() => h.closeAll());
+  const b = await recordingBackend(h);
+  // backend_idle_timeout shorter than 60 s bounds the age: 400 ms here, swept every 250 ms.
+  const { port, server } = await proxyWith(h, [b.port], { backendPrewarm: 1, backendIdleTimeoutMs: 400 });
+  const pool = prewarmOf(server.runtime);
+  assert.ok(pool !== undefined);
+  assert.equal(pool.maxIdleMs, 400);
+  await waitFor(() => b.conns.length === 1, 5000, 'the first pooled connection');
+  const first = b.conns[0];
+  await waitFor(() => b.conns.length >= 2 && first?.destroyed === true, 5000, 'the aged socket closed and replaced');
+  assert.ok(pool.expired >= 1);
+  // Not a failure: the replacement was dialed at once, without backoff.
+  const slot = server.pool.all()[0]?.slot ?? -1;
+  await waitFor(() => pool.idleCount(slot) === 1, 5000, 'replacement idle');
+  const used = b.conns.length;
+  assert.equal(await roundTrip(h, port, 'fresh'), 'fresh');
+  const through = b.conns.filter((s) => s.bytesRead > 0);
+  assert.equal(through.length, 1);
+  assert.ok(b.conns.indexOf(through[0] as Socket) < used, 'a pooled socket served the client');
+  assert.equal(first?.bytesRead, 0, 'the aged socket carried nothing');
+});
+
+test('take() skips an aged socket the sweep has not reached yet', async (t) => {
+  const h = new Handles();
+  t.after(() => h.closeAll());
+  const b = await recordingBackend(h);
+  const { port, server } = await proxyWith(h, [b.port], { backendPrewarm: 1, backendIdleTimeoutMs: 60_000 });
+  const pool = prewarmOf(server.runtime);
+  assert.ok(pool !== undefined);
+  const slot = server.pool.all()[0]?.slot ?? -1;
+  await waitFor(() => pool.idleCount(slot) === 1, 5000, 'pooled');
+  // Age the pooled socket past the maximum without waiting 60 s: move its birth back.
+  const warm = (pool as unknown as { entries: Map<number, { idle: Array<{ born: number }> }> }).entries.get(slot)?.idle[0];
+  assert.ok(warm !== undefined);
+  warm.born -= 61_000;
+  assert.equal(await roundTrip(h, port, 'x'), 'x');
+  assert.equal(b.conns[0]?.bytesRead, 0, 'the aged socket was not handed out');
+  assert.equal(pool.expired, 1);
+  await waitFor(() => b.conns[0]?.destroyed === true, 5000, 'the aged socket closed');
 });
 
 test('a dead backend: pool dials back off (no loop), no refused count; clients still dial', async (t) => {

@@ -12,7 +12,9 @@
 import type { SnapshotBackend } from '../../core/snapshot.js';
 import { CONNECTED, kConn, type StepLike, type StreamConn, type TaggedSocket } from './conn.js';
 import { onBackendClose } from './events.js';
-import { prewarmOf } from './prewarm.js';
+import type { ServerRuntime } from '../runtime.js';
+import type { Dialer } from './dialer.js';
+import { MAX_IDLE_MS, PrewarmPool } from './prewarm.js';
 import type { Warm } from './prewarm-socket.js';
 import type { Stage } from './stage.js';
 
@@ -59,4 +61,30 @@ function onAdoptedError(this: TaggedSocket, err: Error): void {
   const log = conn.rt.log;
   if (log.isLevelEnabled('debug')) log.debug(`backend ${(conn.backend as SnapshotBackend).key}: ${err.message}`);
   conn.client.destroy();
+}
+
+const pools = new WeakMap<ServerRuntime, PrewarmPool>();
+
+/** The pool of a server runtime; undefined when its plan has none (the OFF case). */
+export function prewarmOf(rt: ServerRuntime): PrewarmPool | undefined {
+  return pools.get(rt);
+}
+
+/**
+ * Gives `rt` its pool (once, when the data plane makes the runtime; filled on the first snapshot
+ * update). `dialer`: the server's backend dialer (../stream/pipeline.ts `chooseDialer`).
+ */
+export function attachPrewarm(rt: ServerRuntime, dialer: Dialer): PrewarmPool | null {
+  const plan = rt.plan;
+  const n = plan.backendPrewarm ?? 0;
+  if (n <= 0) return null;
+  if (plan.proxyProtocol !== undefined && plan.backendsTls !== undefined) {
+    // Refused by the config validation: the PROXY header must precede the TLS handshake.
+    rt.log.warn('backend_prewarm is off: it cannot be used with both proxy_protocol and backends_tls');
+    return null;
+  }
+  const idle = plan.backendIdleTimeoutMs;
+  const pool = new PrewarmPool(n, dialer, rt.connectTimeout, rt.log, idle > 0 ? Math.min(idle, MAX_IDLE_MS) : MAX_IDLE_MS);
+  pools.set(rt, pool);
+  return pool;
 }

@@ -18,6 +18,11 @@
  *   are kept (up to MAX_HELD_BYTES, else the socket is dropped as a failure) and written to the
  *   client first: the client sees what it would have seen on a fresh connection. A FIN or an
  *   error while idle drops the socket.
+ * - Age: a pooled socket is idle at most `maxIdleMs` (60 s, or `backend_idle_timeout` when that is
+ *   shorter): a sweep every half of that closes older ones and dials replacements, and take()
+ *   never hands one out. So a connection that a NAT or firewall dropped silently, or that a
+ *   backend's own idle limit is about to close, does not reach a client, and a PROXY header is
+ *   never written after a long wait. One timer per pool, not per socket.
  * - A backend that leaves the snapshot or stops being eligible has its sockets closed; close()
  *   (server drain/close/reload) closes them all. Each worker thread keeps its own pool of N.
  * The OFF case has no pool at all (no `prewarmOf(rt)`, the plain dial stage).
@@ -26,7 +31,6 @@ import type { OnReadOpts } from 'node:net';
 import type { Logger } from '../../core/log.js';
 import type { BackendSnapshot } from '../../core/snapshot.js';
 import { errorMessage } from '../../core/errors.js';
-import type { ServerRuntime } from '../runtime.js';
 import type { Dialer } from './dialer.js';
 import {
   Entry, Warm, ignore, kWarm, onWarmClose, onWarmEnd, onWarmError, onWarmReady, onWarmTimeout, warmRead, type WarmOwner, type WarmSocket,
@@ -38,6 +42,10 @@ export const BACKOFF_BASE_MS = 100;
 export const BACKOFF_MAX_MS = 5_000;
 /** An idle socket closed by the backend sooner than this after connecting counts as a failure. */
 export const MIN_HEALTHY_MS = 1_000;
+/** The longest a pooled socket stays idle (unless `backend_idle_timeout` is shorter). */
+export const MAX_IDLE_MS = 60_000;
+/** The age sweep never runs more often than this. */
+const MIN_SWEEP_MS = 250;
 
 function remove(list: Warm[], w: Warm): boolean {
   const i = list.indexOf(w);
@@ -49,14 +57,18 @@ function remove(list: Warm[], w: Warm): boolean {
 export class PrewarmPool implements WarmOwner {
   private readonly entries = new Map<number, Entry>();
   private stopped = false;
+  private sweeper: NodeJS.Timeout | null = null;
   /** Pool dials started (tests, diagnostics). */
   dials = 0;
+  /** Idle sockets closed for their age (tests, diagnostics). */
+  expired = 0;
 
   constructor(
     readonly size: number,
     private readonly dialer: Dialer,
     private readonly connectTimeout: number,
     readonly log: Logger,
+    readonly maxIdleMs: number = MAX_IDLE_MS,
   ) {}
 
   /** The snapshot changed: fill for eligible backends, close the sockets of the others. */
@@ -78,6 +90,10 @@ export class PrewarmPool implements WarmOwner {
       this.entries.delete(slot);
       this.drop(e);
     }
+    if (this.sweeper === null && this.entries.size > 0) {
+      this.sweeper = setInterval(() => this.sweep(), Math.max(MIN_SWEEP_MS, this.maxIdleMs / 2));
+      this.sweeper.unref();
+    }
   }
 
   /** An idle connected socket to the backend in `slot`, detached from the pool; null when none. */
@@ -85,16 +101,21 @@ export class PrewarmPool implements WarmOwner {
     const e = this.entries.get(slot);
     if (e === undefined) return null;
     let w: Warm | undefined;
+    const oldest = Date.now() - this.maxIdleMs;
     while ((w = e.idle.pop()) !== undefined) {
       const s = w.socket;
       s.removeListener('end', onWarmEnd);
       s.removeListener('error', onWarmError);
       s.removeListener('close', onWarmClose);
-      if (!s.destroyed && !s.readableEnded) break;
+      if (!s.destroyed && !s.readableEnded && w.born >= oldest) break;
+      if (w.born < oldest && !s.destroyed) this.expired++;
       s.on('error', ignore);
       s.destroy();
     }
-    if (w === undefined) return null;
+    if (w === undefined) {
+      this.fill(e);
+      return null;
+    }
     e.failures = 0;
     this.fill(e);
     return w;
@@ -105,10 +126,36 @@ export class PrewarmPool implements WarmOwner {
     return this.entries.get(slot)?.idle.length ?? 0;
   }
 
+  /** Closes the idle sockets older than `maxIdleMs` and dials their replacements. */
+  private sweep(): void {
+    const oldest = Date.now() - this.maxIdleMs;
+    for (const e of this.entries.values()) {
+      let n = 0;
+      for (let i = e.idle.length - 1; i >= 0; i--) {
+        const w = e.idle[i];
+        if (w === undefined || w.born >= oldest) continue;
+        e.idle.splice(i, 1);
+        const s = w.socket;
+        s.removeListener('close', onWarmClose); // not a failure: no backoff
+        s.on('error', ignore);
+        s.destroy();
+        n++;
+      }
+      if (n > 0) {
+        this.expired += n;
+        this.fill(e);
+      }
+    }
+  }
+
   /** Closes every pooled socket; nothing is dialed any more. */
   close(): void {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.sweeper !== null) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
     for (const e of this.entries.values()) this.drop(e);
     this.entries.clear();
   }
@@ -196,29 +243,4 @@ export class PrewarmPool implements WarmOwner {
     e.idle.length = 0;
     e.dialing.length = 0;
   }
-}
-
-const pools = new WeakMap<ServerRuntime, PrewarmPool>();
-
-/** The pool of a server runtime; undefined when its plan has none (the OFF case). */
-export function prewarmOf(rt: ServerRuntime): PrewarmPool | undefined {
-  return pools.get(rt);
-}
-
-/**
- * Gives `rt` its pool (once, when the data plane makes the runtime; filled on the first snapshot
- * update). `dialer`: the server's backend dialer (../stream/pipeline.ts `chooseDialer`).
- */
-export function attachPrewarm(rt: ServerRuntime, dialer: Dialer): PrewarmPool | null {
-  const plan = rt.plan;
-  const n = plan.backendPrewarm ?? 0;
-  if (n <= 0) return null;
-  if (plan.proxyProtocol !== undefined && plan.backendsTls !== undefined) {
-    // Refused by the config validation: the PROXY header must precede the TLS handshake.
-    rt.log.warn('backend_prewarm is off: it cannot be used with both proxy_protocol and backends_tls');
-    return null;
-  }
-  const pool = new PrewarmPool(n, dialer, rt.connectTimeout, rt.log);
-  pools.set(rt, pool);
-  return pool;
 }
