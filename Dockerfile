@@ -16,7 +16,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/bundle.mjs ./scripts/
+COPY scripts/bundle.mjs scripts/bundle-rewrite.mjs ./scripts/
 COPY src ./src
 # Type-check, then bundle (dist/app: the program with its dependencies; no node_modules needed).
 RUN npx tsc -p tsconfig.build.json --noEmit \

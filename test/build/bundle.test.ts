@@ -67,3 +67,15 @@ test('the built bundle (dist/app) has no built-in ESM import and every chunk has
     assert.ok(text.includes(BANNER.split('\n')[1] ?? '?'), `${f}: banner`);
   }
 });
+
+test('the container build stage gets every local module scripts/bundle.mjs imports', () => {
+  const script = readFileSync(join(ROOT, 'scripts', 'bundle.mjs'), 'utf8');
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
+  const local = [...script.matchAll(/from '\.\/([\w.-]+)'/g)].map((m) => `scripts/${m[1] ?? ''}`);
+  assert.ok(local.length > 0, 'bundle.mjs imports a local module');
+  for (const file of ['scripts/bundle.mjs', ...local]) {
+    assert.ok(ignore.includes(`!${file}`), `.dockerignore lets ${file} through`);
+    assert.match(dockerfile, new RegExp(`^COPY [^\\n]*\\b${file.replace(/[.]/g, '\\.')}\\b`, 'm'), `the Dockerfile copies ${file}`);
+  }
+});
