@@ -286,6 +286,7 @@ export class BackendPool {
         port: b.port,
         dialHost: b.dialHost,
         dialPort: b.dialPort,
+        dialFamily: b.dialFamily,
         weight: b.weight,
         priority: b.priority,
         sni: b.sni,

@@ -5,6 +5,7 @@
  * `[::1]` != `::1`. The data plane increments the counters of the very object it picked, so a
  * backend removed and re-added while a connection is open never underflows (D13).
  */
+import { isIP } from 'node:net';
 
 /** What discovery reports for one backend. */
 export interface BackendSpec {
@@ -54,6 +55,8 @@ export class Backend {
   readonly port: string;
   /** Host to dial (no brackets). */
   readonly dialHost: string;
+  /** `net.isIP(dialHost)`: 4, 6, or 0 for a host name (worked out once, not per dial). */
+  readonly dialFamily: number;
   /** Port to dial; NaN-safe: 0 when the string is not a valid port (dial then fails and counts refused). */
   readonly dialPort: number;
 
@@ -90,6 +93,7 @@ export class Backend {
     this.port = spec.port;
     this.key = backendKey(spec.host, spec.port);
     this.dialHost = dialHost(spec.host);
+    this.dialFamily = isIP(this.dialHost);
     const p = Number(spec.port);
     this.dialPort = Number.isInteger(p) && p >= 0 && p <= 65535 ? p : 0;
     this.priority = spec.priority;

@@ -20,6 +20,8 @@ export interface SnapshotBackend {
   /** Host to dial (no IPv6 brackets) and port to dial (0 when the string is not a port). */
   readonly dialHost: string;
   readonly dialPort: number;
+  /** `net.isIP(dialHost)`: 4, 6, or 0 for a host name (dialers choose by it without a regexp). */
+  readonly dialFamily: number;
   readonly weight: number;
   readonly priority: number;
   /** '' = none. */

@@ -1,4 +1,5 @@
 /** Shared fixtures for the balancer tests. */
+import { isIP } from 'node:net';
 import { backendKey, dialHost } from '../../src/core/backend.js';
 import type { BackendSpec } from '../../src/core/backend.js';
 import type { LoadView, SnapshotBackend } from '../../src/core/snapshot.js';
@@ -33,6 +34,7 @@ export function mk(host: string, port: string | number, extra?: Partial<BackendS
     port: p,
     dialHost: dialHost(host),
     dialPort: Number.isInteger(n) && n >= 0 && n <= 65535 ? n : 0,
+    dialFamily: isIP(dialHost(host)),
     weight: extra?.weight ?? 1,
     priority: extra?.priority ?? 1,
     sni: extra?.sni ?? '',

@@ -50,7 +50,7 @@ export const plainDialer: Dialer = {
     const why = rawSocketsUnavailable();
     if (why === null) {
       const port = b.dialPort;
-      if (port > 0 && port < 65536 && net.isIP(b.dialHost) !== 0) {
+      if (port > 0 && port < 65536 && b.dialFamily !== 0) {
         return RawSocket.connect(b.dialHost, port, onread, KEEPALIVE_MS / 1000) as unknown as Socket;
       }
     } else if (!fallbackLogged && conn !== null) {

@@ -67,7 +67,7 @@ function dial(bt: BackendTls, backend: Backend, port: number): Promise<{ ok: boo
 
 function backend(host: string, port: number, sni = ''): Backend {
   return {
-    slot: 0, key: `${host}:${port}`, host, port: String(port), dialHost: host, dialPort: port,
+    slot: 0, key: `${host}:${port}`, host, port: String(port), dialHost: host, dialPort: port, dialFamily: net.isIP(host),
     weight: 1, priority: 1, sni, maxConnections: 0, live: true, eligible: true,
   };
 }
