@@ -51,8 +51,13 @@ async function exampleConfig(apiOff: boolean): Promise<string> {
   return text;
 }
 
-/** Starts the built CLI, waits for the end of start-up, samples VmRSS; returns the lowest sample in MB. */
-async function idleRss(config: string, workers: number, ready: RegExp, boundMb: number): Promise<number> {
+/** Starts the built CLI on `config`, waits for `ready`, runs `measure` on it, then stops it. */
+async function withProgram<T>(
+  config: string,
+  workers: number,
+  ready: RegExp,
+  measure: (status: (field: string) => number, alive: () => void) => Promise<T>,
+): Promise<T> {
   const dir = tempDir('tsb-idle-');
   const cfg = dir.write('tsb.toml', config);
   const started = await startUntil([DIST_CLI, '-c', cfg], { GOBETWEEN: '', TSBETWEEN_WORKERS: String(workers) }, ready)
@@ -61,55 +66,52 @@ async function idleRss(config: string, workers: number, ready: RegExp, boundMb: 
       throw err;
     });
   const { child } = started;
+  /** A numeric field of /proc/PID/status (the main thread's, for per-thread fields). */
+  const status = (field: string): number => {
+    const text = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    const n = Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(text)?.[1]);
+    assert.ok(Number.isFinite(n), `no ${field} in /proc/${child.pid}/status`);
+    return n;
+  };
+  const alive = (): void => assert.ok(child.exitCode === null, `exited: ${started.output()}`);
   try {
-    const settled = Date.now() + 2000;
-    const deadline = Date.now() + 10_000;
-    let lowest = Infinity;
-    for (;;) {
-      assert.ok(child.exitCode === null, `exited: ${started.output()}`);
-      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-      const kb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1]);
-      assert.ok(kb > 0, `no VmRSS in /proc/${child.pid}/status`);
-      lowest = Math.min(lowest, kb / 1024);
-      if ((Date.now() >= settled && lowest <= boundMb) || Date.now() >= deadline) return lowest;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    return await measure(status, alive);
   } finally {
     await started.stop();
     dir.remove();
   }
 }
 
+/** Samples VmRSS once start-up is over; returns the lowest sample in MB. */
+function idleRss(config: string, workers: number, ready: RegExp, boundMb: number): Promise<number> {
+  return withProgram(config, workers, ready, async (status, alive) => {
+    const settled = Date.now() + 2000;
+    const deadline = Date.now() + 10_000;
+    let lowest = Infinity;
+    for (;;) {
+      alive();
+      const kb = status('VmRSS');
+      assert.ok(kb > 0, 'VmRSS is 0');
+      lowest = Math.min(lowest, kb / 1024);
+      if ((Date.now() >= settled && lowest <= boundMb) || Date.now() >= deadline) return lowest;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  });
+}
+
 /**
  * The main thread's voluntary context switches per second while idle (each is a wake-up from
  * epoll or a lock), over 3 s once start-up is over.
  */
-async function idleWakeupsPerSecond(config: string, ready: RegExp): Promise<number> {
-  const dir = tempDir('tsb-idle-');
-  const cfg = dir.write('tsb.toml', config);
-  const started = await startUntil([DIST_CLI, '-c', cfg], { GOBETWEEN: '', TSBETWEEN_WORKERS: '1' }, ready)
-    .catch((err: unknown) => {
-      dir.remove();
-      throw err;
-    });
-  const { child } = started;
-  const switches = (): number => {
-    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-    const n = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1]);
-    assert.ok(Number.isFinite(n), `no voluntary_ctxt_switches in /proc/${child.pid}/status`);
-    return n;
-  };
-  try {
+function idleWakeupsPerSecond(config: string, ready: RegExp): Promise<number> {
+  return withProgram(config, 1, ready, async (status, alive) => {
     await new Promise((r) => setTimeout(r, 2000)); // start-up, its collection, the first checks
     const t0 = Date.now();
-    const n0 = switches();
+    const n0 = status('voluntary_ctxt_switches');
     await new Promise((r) => setTimeout(r, 3000));
-    assert.ok(child.exitCode === null, `exited: ${started.output()}`);
-    return (switches() - n0) / ((Date.now() - t0) / 1000);
-  } finally {
-    await started.stop();
-    dir.remove();
-  }
+    alive();
+    return (status('voluntary_ctxt_switches') - n0) / ((Date.now() - t0) / 1000);
+  });
 }
 
 function skipIfCannot(t: TestContext): boolean {
