@@ -5,42 +5,44 @@
  * connection: microseconds of JavaScript the forwarding loop does not use. This keeps what the
  * stages use — `write` (no copy; false past the high-water mark), `writableLength`, `end`
  * (half-close), `destroy`, `pause`/`resume`, `onread` reads into the connection's buffers, the
- * addresses, and 'connect'/'end'/'drain'/'error'/'close' in net.Socket's order with its error
- * texts. Bindings, their feature check (TSBETWEEN_RAW_SOCKETS=0 turns this off) and the libuv
- * callbacks: ./raw-handle.ts. test/data/raw-dial.test.ts fails if this path is silently not taken.
+ * addresses (./raw-base.ts), and 'connect'/'end'/'drain'/'error'/'close' in net.Socket's order
+ * with its error texts. A dialed socket's keep-alive is set within a second (./keepalive.ts).
+ * Bindings, their feature check (TSBETWEEN_RAW_SOCKETS=0 turns this off) and the libuv callbacks:
+ * ./raw-handle.ts. test/data/raw-dial.test.ts fails if this path is silently not taken.
  */
-import { EventEmitter } from 'node:events';
 import { isIPv6, type OnReadOpts } from 'node:net';
 import {
-  afterConnect, afterShutdown, afterWrite, emitEnd, errnoError, handleName, onClose, onRead, rawBindings, UV_EOF,
+  afterConnect, afterShutdown, afterWrite, emitEnd, errnoError, onClose, onRead, rawBindings, UV_EOF,
   S_CONNECTED, S_EOF, S_ENDING, S_NEED_DRAIN, S_PAUSED, S_READING,
-  type AddressOut, type RawOwner, type TcpHandle,
+  type RawOwner, type TcpHandle,
 } from './raw-handle.js';
+import { RawBase } from './raw-base.js';
+import { cancelKeepAlive, deferKeepAlive, type KeepAliveWaiter } from './keepalive.js';
 
 export { rawSocketsUnavailable } from './raw-handle.js';
 
 /** Past this many queued bytes `write()` returns false (Node 22+'s default high-water mark). */
 const HIGH_WATER = 64 * 1024;
 
-export class RawSocket extends EventEmitter implements RawOwner {
-  destroyed = false;
+export class RawSocket extends RawBase implements RawOwner, KeepAliveWaiter {
   readableEnded = false;
   writableFinished = false;
   /** Bytes handed to libuv and not yet written to the kernel. */
   writableLength = 0;
-  private readonly h: TcpHandle;
   private state = 0;
   private buf: Uint8Array;
   private err: Error | undefined = undefined;
-  private peer: Partial<AddressOut> | undefined = undefined;
-  private local: Partial<AddressOut> | undefined = undefined;
+  /** Deferred keep-alive (./keepalive.ts): the list links, and the idle seconds to set. */
+  kaPrev: KeepAliveWaiter | null = null;
+  kaNext: KeepAliveWaiter | null = null;
+  kaQueued = false;
+  private kaSeconds = 0;
 
   private constructor(
     h: TcpHandle,
     private readonly onread: OnReadOpts,
   ) {
-    super();
-    this.h = h;
+    super(h);
     h.owner = this;
     const gen = onread.buffer;
     this.buf = typeof gen === 'function' ? gen() : gen;
@@ -75,37 +77,15 @@ export class RawSocket extends EventEmitter implements RawOwner {
     return s;
   }
 
-  /** The peer's address as net.Socket reports it (undefined once it cannot be read). */
-  get remoteAddress(): string | undefined {
-    return this.name(true)?.address;
-  }
-
-  get remotePort(): number | undefined {
-    return this.name(true)?.port;
-  }
-
-  get localAddress(): string | undefined {
-    return this.name(false)?.address;
-  }
-
-  get localPort(): number | undefined {
-    return this.name(false)?.port;
-  }
-
-  private name(peer: boolean): Partial<AddressOut> | undefined {
-    const known = peer ? this.peer : this.local;
-    if (known !== undefined || this.destroyed) return known;
-    const out = handleName(this.h, peer);
-    if (peer) this.peer = out;
-    else this.local = out;
-    return out;
-  }
-
-  /** @internal the connect completed: socket options as Node sets them, then reading starts. */
+  /**
+   * @internal the connect completed: no delay now, keep-alive within a second (./keepalive.ts),
+   * then reading starts.
+   */
   connected(keepAliveSeconds: number): void {
     const h = this.h;
     h.setNoDelay(true);
-    h.setKeepAlive(true, keepAliveSeconds);
+    this.kaSeconds = keepAliveSeconds;
+    deferKeepAlive(this);
     this.state |= S_CONNECTED;
     this.emit('connect');
     if (this.destroyed) return;
@@ -113,6 +93,11 @@ export class RawSocket extends EventEmitter implements RawOwner {
     h.onread = onRead;
     if ((this.state & S_PAUSED) === 0) this.startReading();
     if ((this.state & S_ENDING) !== 0 && this.writableLength === 0 && !this.destroyed) this.shutdownNow();
+  }
+
+  /** @internal ./keepalive.ts: the socket is still open, up to a second after its connect. */
+  applyKeepAlive(): void {
+    this.h.setKeepAlive(true, this.kaSeconds);
   }
 
   /** @internal `n` bytes arrived in the current buffer; returns the buffer for the next read. */
@@ -251,6 +236,7 @@ export class RawSocket extends EventEmitter implements RawOwner {
     this.destroyed = true;
     this.state &= ~S_READING;
     this.err = err;
+    if (this.kaQueued) cancelKeepAlive(this);
     this.h.close(onClose);
     return this;
   }
