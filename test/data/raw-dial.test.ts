@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import type { StreamConn } from '../../src/data/stream/conn.js';
 import { RawSocket, rawSocketsUnavailable } from '../../src/data/stream/raw-socket.js';
 import { backendSpec } from '../../src/core/backend.js';
-import { Handles, closedPort, connectClient, slowReadAll, startBackend, startProxy, waitFor } from '../integration/tcp-helpers.js';
+import { Handles, closedPort, connectClient, echoHandler, slowReadAll, startBackend, startProxy, waitFor } from '../integration/tcp-helpers.js';
 
 const sha = (b: Buffer): string => createHash('sha1').update(b).digest('hex');
 
@@ -76,7 +76,7 @@ test('a backend given by host name is dialed through net.connect (DNS), same byt
 test('RawSocket: a refused connect emits net.Socket\'s error text, then close', { timeout: 10_000 }, async () => {
   assert.equal(rawSocketsUnavailable(), null);
   const port = await closedPort();
-  const s = RawSocket.connect('127.0.0.1', port, { buffer: Buffer.alloc(64), callback: () => true }, 15);
+  const s = RawSocket.connect('127.0.0.1', port, { buffer: Buffer.alloc(64), callback: () => true }, 15, 4);
   const events: string[] = [];
   s.on('close', () => events.push('close'));
   const [err] = (await once(s, 'error')) as [Error & { code?: string }];
@@ -85,4 +85,35 @@ test('RawSocket: a refused connect emits net.Socket\'s error text, then close', 
   await waitFor(() => events.length > 0, 5000, 'close');
   assert.deepEqual(events, ['close']);
   assert.equal(s.destroyed, true);
+});
+
+test('an IPv6-literal backend ([::1]) is dialed as a RawSocket over IPv6, same bytes', { timeout: 20_000 }, async (t) => {
+  const h = new Handles();
+  try {
+    const be = h.server(net.createServer({ allowHalfOpen: true }, echoHandler));
+    be.listen(0, '::1');
+    const ok = await Promise.race([once(be, 'listening').then(() => true), once(be, 'error').then(() => false)]);
+    if (!ok) {
+      t.skip('no IPv6 loopback');
+      return;
+    }
+    const bePort = (be.address() as net.AddressInfo).port;
+    const { server, counters, port } = await startProxy(h, [backendSpec('::1', String(bePort))]);
+    const c = await connectClient(h, port);
+    let seen: StreamConn | undefined;
+    c.write('over six');
+    await waitFor(() => {
+      for (const x of server.runtime.conns) if ((x as StreamConn).upstream !== null) seen = x as StreamConn;
+      return seen !== undefined;
+    }, 5000, 'connection dialed');
+    const [echo] = (await once(c, 'data')) as [Buffer];
+    assert.equal(echo.toString(), 'over six');
+    const up = (seen as StreamConn).upstream;
+    assert.ok(up instanceof RawSocket, 'the backend socket is a RawSocket');
+    assert.equal(up.remoteAddress, '::1');
+    c.end();
+    await waitFor(() => counters.active === 0, 5000, 'released');
+  } finally {
+    await h.closeAll();
+  }
 });

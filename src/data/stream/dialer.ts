@@ -50,8 +50,9 @@ export const plainDialer: Dialer = {
     const why = rawSocketsUnavailable();
     if (why === null) {
       const port = b.dialPort;
-      if (port > 0 && port < 65536 && b.dialFamily !== 0) {
-        return RawSocket.connect(b.dialHost, port, onread, KEEPALIVE_MS / 1000) as unknown as Socket;
+      const family = b.dialFamily;
+      if (port > 0 && port < 65536 && family !== 0) {
+        return RawSocket.connect(b.dialHost, port, onread, KEEPALIVE_MS / 1000, family) as unknown as Socket;
       }
     } else if (!fallbackLogged && conn !== null) {
       // Said once, by the first client dial (a pre-warmed dial has no connection to log through).

@@ -10,7 +10,7 @@
  * Bindings, their feature check (TSBETWEEN_RAW_SOCKETS=0 turns this off) and the libuv callbacks:
  * ./raw-handle.ts. test/data/raw-dial.test.ts fails if this path is silently not taken.
  */
-import { isIPv6, type OnReadOpts } from 'node:net';
+import type { OnReadOpts } from 'node:net';
 import {
   afterConnect, afterShutdown, afterWrite, emitEnd, errnoError, onClose, onRead, rawBindings, UV_EOF,
   S_CONNECTED, S_EOF, S_ENDING, S_NEED_DRAIN, S_PAUSED, S_READING,
@@ -48,8 +48,8 @@ export class RawSocket extends RawBase implements RawOwner, KeepAliveWaiter {
     this.buf = typeof gen === 'function' ? gen() : gen;
   }
 
-  /** Starts connecting to an IP literal (the caller checked `isIP`). */
-  static connect(host: string, port: number, onread: OnReadOpts, keepAliveSeconds: number): RawSocket {
+  /** Starts connecting to an IP literal of `family` (4 or 6: `isIP`, worked out by the caller). */
+  static connect(host: string, port: number, onread: OnReadOpts, keepAliveSeconds: number, family: number): RawSocket {
     const b = rawBindings();
     const h = new b.TCP(b.socketType);
     const s = new RawSocket(h, onread);
@@ -59,7 +59,7 @@ export class RawSocket extends RawBase implements RawOwner, KeepAliveWaiter {
     req['address'] = host;
     req['port'] = port;
     req['keepAliveSeconds'] = keepAliveSeconds;
-    const err = isIPv6(host) ? h.connect6(req, host, port) : h.connect(req, host, port);
+    const err = family === 6 ? h.connect6(req, host, port) : h.connect(req, host, port);
     if (err !== 0) process.nextTick(() => s.destroy(errnoError(err, 'connect', host, port)));
     return s;
   }
