@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
+import { bigReadersNow } from '../../src/data/stream/buffers.js';
 import { CLIENT_ONREAD, type StreamConn } from '../../src/data/stream/conn.js';
 import { Handles, connectClient, slowReadAll, spec, startBackend, startProxy, waitFor } from '../integration/tcp-helpers.js';
 
@@ -43,6 +44,7 @@ async function transfer(h: Handles, env: string | undefined): Promise<{ fast: bo
     assert.equal(sha(got), sha(down), 'backend -> client exact');
     assert.equal(sha(await (backendGot as Promise<Buffer>)), sha(up), 'client -> backend exact');
     await waitFor(() => counters.active === 0, 5000, 'released');
+    assert.equal(bigReadersNow(), 0, 'every direction left the big-buffer budget');
     assert.equal(counters.tx, up.length);
     assert.equal(counters.rx, down.length);
     return { fast: server.fastAccept, conn: seen };

@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
+import { bigReadersNow } from '../../src/data/stream/buffers.js';
 import type { StreamConn } from '../../src/data/stream/conn.js';
 import { RawSocket, rawSocketsUnavailable } from '../../src/data/stream/raw-socket.js';
 import { backendSpec } from '../../src/core/backend.js';
@@ -40,6 +41,7 @@ async function transfer(h: Handles, host: string): Promise<StreamConn | undefine
   await waitFor(() => backendGot !== undefined, 5000, 'backend connection');
   assert.equal(sha(await (backendGot as Promise<Buffer>)), sha(up), 'client -> backend exact');
   await waitFor(() => counters.active === 0, 5000, 'released');
+  assert.equal(bigReadersNow(), 0, 'every direction left the big-buffer budget');
   assert.equal(counters.tx, up.length);
   assert.equal(counters.rx, down.length);
   const b = pool.eligible[0];

@@ -1,37 +1,57 @@
 /**
  * Read buffers of the forwarding loops. Both directions read with `onread` into a buffer the
- * connection owns (no allocation per read), chosen again after every read:
+ * connection owns (no allocation per read), chosen again after every read, in three sizes:
  * - a connection starts with a SMALL buffer (what an idle or chatty connection keeps);
- * - a read that fills it moves the connection to a BIG one (bulk transfer: fewer syscalls per
- *   byte); a short read on a big buffer moves it back (the big one returns to the pool);
+ * - a read that fills it moves the direction to a MID one, and a read that fills a MID one to a
+ *   BIG one (bulk transfer: fewer syscalls and callbacks per byte) — while fewer than
+ *   `MAX_BIG_READERS` directions of this thread read into BIG buffers; past that, bulk stays at MID;
+ * - a read shorter than MID on a BIG buffer moves the direction back to MID, a read of at most
+ *   SMALL bytes back to SMALL (the buffer left goes back to its pool);
  * - a buffer that a queued write still references ("busy") is left to that write, and the next
- *   read gets another one: a write never copies and a buffer is never overwritten while queued.
- * Spare buffers are pooled (bounded).
+ *   read gets another one, never a smaller one: a write never copies and a buffer is never
+ *   overwritten while queued.
+ * Spare buffers are pooled (bounded). A direction holds at most two buffers (one queued, one
+ * reading: the reader pauses while its write is queued), so BIG costs at most
+ * 2 × MAX_BIG_READERS × BIG_BYTES per thread (32 MiB), whatever the number of connections.
  */
 
 /** Read size of bulk transfers (chosen by measurement: see README, Benchmark). */
-export const BIG_BYTES = 64 * 1024;
+export const BIG_BYTES = 256 * 1024;
+/** Read size of a direction whose reads fill SMALL buffers (and of bulk past the BIG budget). */
+export const MID_BYTES = 64 * 1024;
 /** Read size of a connection until a read fills it. */
 export const SMALL_BYTES = 1024;
-const MAX_SPARE_BIG = 64;
+/** Directions (per thread) that may read into BIG buffers at the same time. */
+export const MAX_BIG_READERS = 64;
+
+const MAX_SPARE_BIG = 16;
+const MAX_SPARE_MID = 64;
 const MAX_SPARE_SMALL = 1024;
 const spareBig: Buffer[] = [];
+const spareMid: Buffer[] = [];
 const spareSmall: Buffer[] = [];
+/** Directions whose current buffer is BIG. */
+let bigReaders = 0;
 
 export function takeSmall(): Buffer {
   return spareSmall.pop() ?? Buffer.allocUnsafeSlow(SMALL_BYTES);
 }
 
-function takeBig(): Buffer {
+function take(size: number): Buffer {
+  if (size === SMALL_BYTES) return takeSmall();
+  if (size === MID_BYTES) return spareMid.pop() ?? Buffer.allocUnsafeSlow(MID_BYTES);
   return spareBig.pop() ?? Buffer.allocUnsafeSlow(BIG_BYTES);
 }
 
-/** Gives back a buffer no queued write references any more. */
-export function returnBuffer(b: Buffer): void {
-  if (b.length === BIG_BYTES) {
-    if (spareBig.length < MAX_SPARE_BIG) spareBig.push(b);
-  } else if (spareSmall.length < MAX_SPARE_SMALL) {
-    spareSmall.push(b);
+/** Back to its pool: a buffer no queued write references any more. */
+function pool(b: Buffer): void {
+  const len = b.length;
+  if (len === SMALL_BYTES) {
+    if (spareSmall.length < MAX_SPARE_SMALL) spareSmall.push(b);
+  } else if (len === MID_BYTES) {
+    if (spareMid.length < MAX_SPARE_MID) spareMid.push(b);
+  } else if (spareBig.length < MAX_SPARE_BIG) {
+    spareBig.push(b);
   }
 }
 
@@ -40,14 +60,33 @@ export function returnBuffer(b: Buffer): void {
  * still references `cur`).
  */
 export function nextBuffer(cur: Buffer, n: number, busy: boolean): Buffer {
-  const big = cur.length === BIG_BYTES;
-  if (busy) return big || n === cur.length ? takeBig() : takeSmall();
-  if (!big) {
-    if (n < cur.length) return cur;
-    returnBuffer(cur);
-    return takeBig();
+  const len = cur.length;
+  let size = len;
+  if (n === len) {
+    // Filled: one size up (BIG only within the budget).
+    if (len === SMALL_BYTES) size = MID_BYTES;
+    else if (len === MID_BYTES && bigReaders < MAX_BIG_READERS) size = BIG_BYTES;
+  } else if (!busy) {
+    if (n <= SMALL_BYTES) size = SMALL_BYTES;
+    else if (len === BIG_BYTES && n < MID_BYTES) size = MID_BYTES;
   }
-  if (n > SMALL_BYTES) return cur;
-  returnBuffer(cur);
-  return takeSmall();
+  if (size !== len) {
+    if (size === BIG_BYTES) bigReaders++;
+    else if (len === BIG_BYTES) bigReaders--;
+  } else if (!busy) {
+    return cur;
+  }
+  if (!busy) pool(cur);
+  return take(size);
+}
+
+/** The direction ended (its connection finished): `cur` is its last buffer. */
+export function releaseBuffer(cur: Buffer, busy: boolean): void {
+  if (cur.length === BIG_BYTES) bigReaders--;
+  if (!busy) pool(cur);
+}
+
+/** Directions reading into BIG buffers now (tests). */
+export function bigReadersNow(): number {
+  return bigReaders;
 }

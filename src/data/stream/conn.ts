@@ -13,7 +13,7 @@ import type { PickContext } from '../../balance/types.js';
 import type { SnapshotBackend } from '../../core/snapshot.js';
 import type { ServerRuntime } from '../runtime.js';
 import { releaseLease, type LeaseHolder } from './lease.js';
-import { nextBuffer, returnBuffer, takeSmall } from './buffers.js';
+import { nextBuffer, releaseBuffer, takeSmall } from './buffers.js';
 import type { AccessEnd, AccessLog } from '../access-log.js';
 
 export const kConn = Symbol('tsbetween.stream.connection');
@@ -218,9 +218,9 @@ export class StreamConn implements PickContext, LeaseHolder {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    // Both sockets are closed: the current buffers are not referenced by any queued write.
-    if (this.clientBuf !== null && !this.clientBusy) returnBuffer(this.clientBuf);
-    if (this.backendBuf !== null && !this.backendBusy) returnBuffer(this.backendBuf);
+    // Both sockets are closed: a buffer no queued write references goes back to its pool.
+    if (this.clientBuf !== null) releaseBuffer(this.clientBuf, this.clientBusy);
+    if (this.backendBuf !== null) releaseBuffer(this.backendBuf, this.backendBusy);
     this.clientBuf = null;
     this.backendBuf = null;
     const accessLog = this.rt.accessLog;
