@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  BIG_BYTES, MAX_BIG_READERS, MID_BYTES, SMALL_BYTES, bigReadersNow, nextBuffer, releaseBuffer, takeSmall,
+  BIG_BYTES, MAX_BIG_READERS, MID_BYTES, SMALL_BYTES, bigReadersNow, nextBuffer, recycleWritten, releaseBuffer, takeSmall,
 } from '../../src/data/stream/buffers.js';
 
 /** A direction moved to a BIG buffer: small, filled, mid, filled. */
@@ -74,5 +74,26 @@ test(`at most ${MAX_BIG_READERS} directions read into big buffers; the rest stay
   assert.equal(shrunk.length, MID_BYTES);
   assert.equal(bigReadersNow(), MAX_BIG_READERS - 1);
   for (const b of bigs) releaseBuffer(b, false);
+  assert.equal(bigReadersNow(), 0);
+});
+
+test('a buffer behind a completed queued write goes back to its pool; memory made elsewhere never does', () => {
+  const big = toBig();
+  const next = nextBuffer(big, 1000, true); // the write of big's bytes queued: big is left to it
+  assert.equal(next.length, BIG_BYTES);
+  recycleWritten(big.subarray(0, 1000)); // that write completed
+  releaseBuffer(next, false);
+  const again = toBig();
+  assert.equal(again.buffer, next.buffer, 'the last pooled big buffer comes out first');
+  const more = toBig();
+  assert.equal(more.buffer, big.buffer, 'the recycled one is pooled too');
+  // A 64 KiB chunk Node allocated for a 'data' event is the same size as a MID buffer: not ours.
+  const foreign = Buffer.alloc(MID_BYTES);
+  recycleWritten(foreign.subarray(0, 10));
+  const mid = nextBuffer(takeSmall(), SMALL_BYTES, false);
+  assert.notEqual(mid.buffer, foreign.buffer);
+  releaseBuffer(again, false);
+  releaseBuffer(more, false);
+  releaseBuffer(mid, false);
   assert.equal(bigReadersNow(), 0);
 });

@@ -9,7 +9,8 @@
  *   SMALL bytes back to SMALL (the buffer left goes back to its pool);
  * - a buffer that a queued write still references ("busy") is left to that write, and the next
  *   read gets another one, never a smaller one: a write never copies and a buffer is never
- *   overwritten while queued.
+ *   overwritten while queued. When that write completes on a RawSocket, the buffer goes back to
+ *   its pool (`recycleWritten`); on other sockets it is left to the garbage collector.
  * Spare buffers are pooled (bounded). A direction holds at most two buffers (one queued, one
  * reading: the reader pauses while its write is queued), so BIG costs at most
  * 2 × MAX_BIG_READERS × BIG_BYTES per thread (32 MiB), whatever the number of connections.
@@ -32,15 +33,33 @@ const spareMid: Buffer[] = [];
 const spareSmall: Buffer[] = [];
 /** Directions whose current buffer is BIG. */
 let bigReaders = 0;
+/** The memory of every buffer made here: only those are recycled after a queued write. */
+const owned = new WeakSet<ArrayBufferLike>();
+
+function alloc(size: number): Buffer {
+  const b = Buffer.allocUnsafeSlow(size);
+  owned.add(b.buffer);
+  return b;
+}
 
 export function takeSmall(): Buffer {
-  return spareSmall.pop() ?? Buffer.allocUnsafeSlow(SMALL_BYTES);
+  return spareSmall.pop() ?? alloc(SMALL_BYTES);
 }
 
 function take(size: number): Buffer {
   if (size === SMALL_BYTES) return takeSmall();
-  if (size === MID_BYTES) return spareMid.pop() ?? Buffer.allocUnsafeSlow(MID_BYTES);
-  return spareBig.pop() ?? Buffer.allocUnsafeSlow(BIG_BYTES);
+  if (size === MID_BYTES) return spareMid.pop() ?? alloc(MID_BYTES);
+  return spareBig.pop() ?? alloc(BIG_BYTES);
+}
+
+/**
+ * A queued write of `data` completed or was cancelled (a RawSocket's libuv write callback): when
+ * `data` lies in a read buffer made here, nothing references that buffer any more — the
+ * connection took another for its next read when this write queued — so it goes back to its pool.
+ */
+export function recycleWritten(data: Uint8Array): void {
+  const ab = data.buffer;
+  if (owned.has(ab)) pool(Buffer.from(ab));
 }
 
 /** Back to its pool: a buffer no queued write references any more. */

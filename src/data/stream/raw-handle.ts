@@ -11,7 +11,8 @@ export interface RawOwner {
   connected(keepAliveSeconds: number): void;
   delivered(n: number): Uint8Array | undefined;
   readFailed(n: number): void;
-  written(bytes: number, status: number): void;
+  /** A queued write of `data` (`bytes` long) completed, or failed with `status` < 0. */
+  written(bytes: number, status: number, data: Uint8Array): void;
   shutDown(status: number): void;
   closed(): void;
   endRead(): void;
@@ -137,7 +138,7 @@ export function onRead(this: TcpHandle): Uint8Array | undefined {
 }
 
 export function afterWrite(this: ReqBase, status: number): void {
-  (this['socket'] as RawOwner).written(this['bytes'] as number, status);
+  (this['socket'] as RawOwner).written(this['bytes'] as number, status, this['buffer'] as Uint8Array);
 }
 
 export function afterShutdown(this: ReqBase, status: number): void {

@@ -17,6 +17,7 @@ import {
   type RawOwner, type TcpHandle,
 } from './raw-handle.js';
 import { RawBase } from './raw-base.js';
+import { recycleWritten } from './buffers.js';
 import { cancelKeepAlive, deferKeepAlive, type KeepAliveWaiter } from './keepalive.js';
 
 export { rawSocketsUnavailable } from './raw-handle.js';
@@ -153,8 +154,9 @@ export class RawSocket extends RawBase implements RawOwner, KeepAliveWaiter {
     return false;
   }
 
-  /** @internal a queued write completed. */
-  written(bytes: number, status: number): void {
+  /** @internal a queued write completed (or was cancelled): its read buffer may be reused. */
+  written(bytes: number, status: number, data: Uint8Array): void {
+    recycleWritten(data);
     this.writableLength -= bytes;
     if (this.destroyed) return;
     if (status < 0) {
