@@ -7,11 +7,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { bigReadersNow } from '../../src/data/stream/buffers.js';
 import { CLIENT_ONREAD, type StreamConn } from '../../src/data/stream/conn.js';
-import { Handles, connectClient, slowReadAll, spec, startBackend, startProxy, waitFor } from '../integration/tcp-helpers.js';
+import { Handles, connectClient, slowReadAll, spec, startBackend, startProxy, waitFor, ssOrSkip } from '../integration/tcp-helpers.js';
 
 const sha = (b: Buffer): string => createHash('sha1').update(b).digest('hex');
 
@@ -80,11 +79,8 @@ test('fallback (TSBETWEEN_FAST_ACCEPT=0): Node sockets and data events, same byt
 });
 
 test('accepted sockets have TCP keep-alive (set once on the listener, inherited on Linux)', { timeout: 20_000 }, async (t) => {
-  const ss = ['/usr/bin/ss', '/bin/ss', '/usr/sbin/ss', '/sbin/ss'].find((p) => existsSync(p));
-  if (ss === undefined) {
-    t.skip('ss (iproute2) not installed');
-    return;
-  }
+  const ss = ssOrSkip(t);
+  if (ss === undefined) return;
   const h = new Handles();
   try {
     const be = await startBackend(h, (s) => s.on('error', () => undefined));

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import {
   deferKeepAlive, cancelKeepAlive, flushKeepAliveForTest, keepAlivePending, setKeepAliveDeferForTest,
@@ -13,7 +12,7 @@ import {
 } from '../../src/data/stream/keepalive.js';
 import { RawSocket } from '../../src/data/stream/raw-socket.js';
 import type { StreamConn } from '../../src/data/stream/conn.js';
-import { Handles, connectClient, spec, startBackend, startProxy, waitFor } from '../integration/tcp-helpers.js';
+import { Handles, connectClient, spec, startBackend, startProxy, waitFor, ssOrSkip } from '../integration/tcp-helpers.js';
 
 function waiter(applied: string[], name: string): KeepAliveWaiter {
   return { kaPrev: null, kaNext: null, kaQueued: false, applyKeepAlive: () => { applied.push(name); } };
@@ -55,11 +54,8 @@ function ssLine(ss: string, backendPort: number, localPort: number): string | un
 }
 
 test('a dialed backend socket gets Go\'s 15 s keep-alive at the sweep, not at connect', { timeout: 20_000 }, async (t) => {
-  const ss = ['/usr/bin/ss', '/bin/ss', '/usr/sbin/ss', '/sbin/ss'].find((p) => existsSync(p));
-  if (ss === undefined) {
-    t.skip('ss (iproute2) not installed');
-    return;
-  }
+  const ss = ssOrSkip(t);
+  if (ss === undefined) return;
   const h = new Handles();
   setKeepAliveDeferForTest(60_000);
   try {

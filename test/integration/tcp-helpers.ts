@@ -1,6 +1,8 @@
 /** Shared helpers for the TCP data-path integration tests (loopback only, every handle tracked). */
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import type { TestContext } from 'node:test';
 import { backendSpec, type BackendSpec, type ServerCounters } from '../../src/core/backend.js';
 import type { BackendPool } from '../../src/control/backend-pool.js';
 import { TestProxy, type TestProxyOptions } from '../helpers/proxy.js';
@@ -129,4 +131,11 @@ export function slowReadAll(s: Socket): Promise<Buffer> {
     });
     s.once('end', () => resolve(Buffer.concat(parts)));
   });
+}
+
+/** The `ss` binary (iproute2), or undefined after marking `t` skipped when it is not installed. */
+export function ssOrSkip(t: TestContext): string | undefined {
+  const ss = ['/usr/bin/ss', '/bin/ss', '/usr/sbin/ss', '/sbin/ss'].find((p) => existsSync(p));
+  if (ss === undefined) t.skip('ss (iproute2) not installed');
+  return ss;
 }
